@@ -1,0 +1,2 @@
+# Guest job for 'make check': every test program, framed for the parser.
+run-tests

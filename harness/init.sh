@@ -1,0 +1,33 @@
+#!/bin/busybox sh
+# /init of the test guest.  Mounts what the tests need, runs /job.sh (put in
+# the initramfs by the host for each run), copies its output both to the
+# console (ttyS0, next to the kernel log) and to ttyS1 (the clean channel the
+# host parses), then powers off.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/tests
+mkdir -p /proc /sys /dev /tmp /run /mnt
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /dev/shm /dev/hugepages /sys/fs/cgroup
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /dev/shm
+mount -t tmpfs tmpfs /run
+mount -t hugetlbfs hugetlbfs /dev/hugepages
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+if [ -d /sys/fs/mshare ]; then
+	mount -t msharefs msharefs /sys/fs/mshare 2>/dev/null
+fi
+# Huge pages for the hugetlb tests: reserved early, before memory fragments.
+echo "${HUGEPAGES:-640}" > /proc/sys/vm/nr_hugepages
+hostname mshare-guest
+out=/dev/ttyS1
+[ -c $out ] || out=/dev/null
+{
+	echo "### GUEST nproc=$(nproc) kernel=$(uname -r)"
+	echo "### GUEST hugepages=$(cat /proc/sys/vm/nr_hugepages)"
+	sh /job.sh
+	echo "### JOB-EXIT $?"
+} 2>&1 | tee $out
+sync
+poweroff -f
