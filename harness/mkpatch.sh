@@ -18,8 +18,11 @@ out=$top/patches/$name.patch
 	echo "Subject: [PATCH] $subject"
 	echo
 	printf '%s\n' "$body" | fold -s -w 72 | sed 's/ *$//'
+	echo
+	echo "Signed-off-by: mshare developers <mshare@localhost>"
 	echo "---"
 	for f in "$@"; do
+		echo "diff --git a/$f b/$f"
 		(cd "$pr" && diff -u --label "a/$f" --label "b/$f" "$f" "$tree/$f") || true
 	done
 } > "$out"

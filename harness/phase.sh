@@ -5,5 +5,5 @@ shift
 t0=$(date +%s)
 "$@"
 rc=$?
-echo "[time] $name: $(( $(date +%s) - t0 ))s${rc:+ (rc=$rc)}" | sed 's/ (rc=0)//'
+echo "[time] $name: $(( $(date +%s) - t0 ))s (rc=$rc)" | sed "s/ (rc=0)//" >&2
 exit $rc

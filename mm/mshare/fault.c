@@ -49,7 +49,7 @@ static vm_fault_t mshare_link(struct vm_area_struct *vma, unsigned long addr,
 {
 	struct mm_struct *mm = vma->vm_mm;
 	pud_t rpud = mshare_region_pud(rmm, raddr);
-	spinlock_t *ptl;
+	spinlock_t *ptl;	/* the process's PUD lock */
 	p4d_t *p4d;
 	pud_t *pud;
 
@@ -175,7 +175,7 @@ void mshare_unmap_vma(struct mmu_gather *tlb, struct vm_area_struct *vma,
 
 	for (addr = start; addr < end; addr += PUD_SIZE) {
 		pgd_t *pgd = pgd_offset(mm, addr);
-		spinlock_t *ptl;
+		spinlock_t *ptl;	/* the process's PUD lock */
 		p4d_t *p4d;
 		pud_t *pud;
 
@@ -212,9 +212,10 @@ void mshare_flush_tlb(struct mm_struct *mm)
 static void mshare_populate(struct mm_struct *rmm, unsigned long start,
 			    unsigned long end)
 {
+	struct vma_iterator vmi;
 	struct vm_area_struct *vma;
-	VMA_ITERATOR(vmi, rmm, start);
 
+	vma_iter_init(&vmi, rmm, start);
 	mmap_read_lock(rmm);
 	for_each_vma_range(vmi, vma, end) {
 		if (fatal_signal_pending(current))
@@ -239,9 +240,10 @@ bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 	struct vm_area_struct *vma;
 	struct mshare_region *r;
 	unsigned long raddr, populate;
+	struct vma_iterator vmi;
 	struct mm_struct *rmm;
-	VMA_ITERATOR(vmi, mm, addr);
 
+	vma_iter_init(&vmi, mm, addr);
 	len = PAGE_ALIGN(len);
 	if (!len || addr + len < addr)
 		return false;	/* do_mmap() refuses it */

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Kernel-side lint, as TAP: checkpatch --strict on every new kernel file and
+# every patch, and a W=1 build of the new directories with no warnings.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+B=${BUILD:-$top/build}
+K=$B/linux
+cp=$K/scripts/checkpatch.pl
+cd "$top"
+files=$(git ls-files 'mm/*.[ch]' 'fs/*.[ch]' 'include/*.h' 'kernel/*.[ch]' 'arch/*.[ch]' 2>/dev/null ||
+	find mm fs include -name '*.[ch]')
+dirs=$(for d in mm/mshare fs/msharefs; do [ -d "$d" ] && echo "$d/"; done)
+n=0
+fails=0
+result() {
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; fails=$((fails + 1)); fi
+}
+echo "TAP version 13"
+echo "1..$(( $(echo $files | wc -w) + $(ls patches/*.patch 2>/dev/null | wc -l) + $(echo $dirs | wc -w) ))"
+for f in $files; do
+	out=$(perl "$cp" --no-tree --strict --terse -f "$f" 2>&1 | grep -E 'ERROR|WARNING|CHECK')
+	result $([ -z "$out" ] && echo 0 || echo 1) "checkpatch --strict $f"
+	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/# /'
+done
+for p in patches/*.patch; do
+	# checkpatch reads the patch from stdin: given a path inside a git
+	# work tree it misreads blank context lines.
+	out=$(perl "$cp" --no-tree --strict --terse - < "$p" 2>&1 | grep -E 'ERROR|WARNING|CHECK')
+	result $([ -z "$out" ] && echo 0 || echo 1) "checkpatch --strict $p"
+	[ -z "$out" ] || printf '%s\n' "$out" | sed 's/^/# /'
+done
+for d in $dirs; do
+	out=$(make -C "$K" -s W=1 CC="${LINT_CC:-gcc}" "$d" 2>&1 | grep -E 'warning:|error:')
+	result $([ -z "$out" ] && echo 0 || echo 1) "W=1 build of $d"
+	[ -z "$out" ] || printf '%s\n' "$out" | head -20 | sed 's/^/# /'
+done
+exit $((fails != 0))

@@ -1,0 +1,1497 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mshare: the core behaviour.
+ *
+ *  - fd basics: fstat size, O_RDWR, MSHARE_CLOEXEC, statfs magic
+ *  - attaching: NULL picks a 1 GiB-aligned address, fixed addresses,
+ *    twice in one process, detach/reattach cycles
+ *  - three processes (creator, forked child, SCM_RIGHTS receiver) at
+ *    three addresses see each other's writes to memfd, shared and private
+ *    anonymous memory in the region
+ *  - page tables are shared: 32 readers of 512 MiB add next to nothing to
+ *    PageTables, and one reader takes a handful of minor faults
+ *  - mappings made later appear to attached processes without reattaching
+ *  - SIGSEGV for holes, for writes to PROT_READ region mappings and writes
+ *    through a PROT_READ attachment
+ *  - the region survives its creator's SIGKILL; everything is freed at
+ *    the end
+ *  - fork: children inherit attachments (shared, no COW); either side
+ *    may detach
+ *  - TLB coherence when a mapping is replaced under a spinning sharer
+ *  - every refusal's errno, and 1000 refusals leak nothing
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include "kselftest_harness.h"
+#include "mshare_util.h"
+
+#define RW		(PROT_READ | PROT_WRITE)
+/* Fixed attach addresses, far from where the kernel puts NULL mappings. */
+#define ADDR_B		((char *)(128 * GiB))
+#define ADDR_C		((char *)(256 * GiB))
+#define ADDR_D		((char *)(512 * GiB))
+
+FIXTURE(mshare) {};
+FIXTURE_SETUP(mshare) {}
+FIXTURE_TEARDOWN(mshare) {}
+
+/* mshare_create() that must succeed. */
+static int create(struct __test_metadata *_metadata, size_t size,
+		  unsigned int flags)
+{
+	int fd = sys_mshare_create(size, flags);
+
+	ASSERT_LE(0, fd) TH_LOG("mshare_create(%#zx, %#x): %s", size, flags,
+				strerror(errno));
+	return fd;
+}
+
+/* Attach that must succeed, at @addr exactly if given (NOREPLACE). */
+static char *attach(struct __test_metadata *_metadata, int fd, size_t size,
+		    char *addr, int prot)
+{
+	char *p = ms_attach(fd, size, addr, prot, addr ? MAP_FIXED_NOREPLACE : 0);
+
+	ASSERT_NE(NULL, p) TH_LOG("attach %#zx at %p: %s", size, addr,
+				  strerror(errno));
+	ASSERT_EQ(0, (uintptr_t)p % RGN) TH_LOG("attachment at %p not 1 GiB aligned", p);
+	if (addr) {
+		ASSERT_EQ(addr, p);
+	}
+	return p;
+}
+
+/* A memfd of @len bytes whose page i holds pat(tag, i) in word 0. */
+static int memfd_pat(struct __test_metadata *_metadata, size_t len, uint64_t tag)
+{
+	int fd = memfd_sized("mshare-test", len);
+	size_t chunk = len < MiB ? len : MiB;
+	char *buf;
+
+	ASSERT_LE(0, fd);
+	buf = calloc(1, chunk);
+	ASSERT_NE(NULL, buf);
+	for (size_t off = 0; off < len; off += chunk) {
+		for (size_t o = 0; o < chunk; o += PG)
+			*(uint64_t *)(buf + o) = pat(tag, (off + o) / PG);
+		ASSERT_EQ((ssize_t)chunk, pwrite(fd, buf, chunk, off));
+	}
+	free(buf);
+	return fd;
+}
+
+/* A fixed mapping inside an attachment that must land where asked. */
+static void map_in(struct __test_metadata *_metadata, char *addr, size_t len,
+		   int prot, int flags, int fd)
+{
+	void *p = mmap(addr, len, prot, flags, fd, 0);
+
+	ASSERT_EQ((void *)addr, p) TH_LOG("mmap inside at %p len %#zx flags %#x: %s",
+					  addr, len, flags,
+					  p == MAP_FAILED ? strerror(errno) : "wrong address");
+}
+
+/* ------------------------------------------------------------------------ */
+
+TEST_F(mshare, fd_basics)
+{
+	size_t sizes[] = { RGN, 2 * RGN, 4 * RGN };
+	struct statfs sfs;
+	struct stat st;
+
+	for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		int fd = create(_metadata, sizes[i], 0);
+
+		ASSERT_EQ(0, fstat(fd, &st));
+		EXPECT_EQ((off_t)sizes[i], st.st_size);
+		EXPECT_EQ(0, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+		EXPECT_EQ(O_RDWR, fcntl(fd, F_GETFL) & O_ACCMODE);
+		ASSERT_EQ(0, fstatfs(fd, &sfs));
+		EXPECT_EQ(MSHARE_MAGIC, (unsigned long)sfs.f_type);
+		close(fd);
+	}
+
+	int fd = create(_metadata, RGN, MSHARE_CLOEXEC);
+
+	EXPECT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	EXPECT_EQ(O_RDWR, fcntl(fd, F_GETFL) & O_ACCMODE);
+	ASSERT_EQ(0, fstat(fd, &st));
+	EXPECT_EQ((off_t)RGN, st.st_size);
+	close(fd);
+}
+
+TEST_F(mshare, attach_basics)
+{
+	int fd = create(_metadata, 2 * RGN, 0);
+	char *a, *b;
+
+	a = ms_attach(fd, 2 * RGN, NULL, RW, 0);
+	ASSERT_NE(NULL, a) TH_LOG("attach at NULL: %s", strerror(errno));
+	EXPECT_EQ(0, (uintptr_t)a % RGN) TH_LOG("NULL attach picked %p", a);
+	EXPECT_TRUE(maps_has_exact((unsigned long)a, (unsigned long)a + 2 * RGN));
+
+	/* An unaligned hint: an aligned attachment, or EINVAL. */
+	b = ms_attach(fd, 2 * RGN, ADDR_B + 2 * MiB, RW, 0);
+	if (b) {
+		EXPECT_EQ(0, (uintptr_t)b % RGN) TH_LOG("hint attach picked %p", b);
+		EXPECT_NE(a, b);
+		EXPECT_EQ(0, munmap(b, 2 * RGN));
+	} else {
+		EXPECT_EQ(EINVAL, errno) TH_LOG("attach with an unaligned hint: %s", strerror(errno));
+	}
+
+	/* MAP_FIXED at an aligned address. */
+	ASSERT_EQ(0, maps_count((unsigned long)ADDR_C, (unsigned long)ADDR_C + 2 * RGN));
+	b = ms_attach(fd, 2 * RGN, ADDR_C, RW, MAP_FIXED);
+	EXPECT_EQ(ADDR_C, b) TH_LOG("MAP_FIXED attach: %s", strerror(errno));
+	if (b) {
+		EXPECT_TRUE(maps_has_exact((unsigned long)b, (unsigned long)b + 2 * RGN));
+		EXPECT_EQ(0, munmap(b, 2 * RGN));
+		EXPECT_EQ(0, maps_count((unsigned long)b, (unsigned long)b + 2 * RGN));
+	}
+
+	/* A PROT_READ attachment of the O_RDWR fd. */
+	b = ms_attach(fd, 2 * RGN, NULL, PROT_READ, 0);
+	EXPECT_NE(NULL, b) TH_LOG("PROT_READ attach: %s", strerror(errno));
+	if (b) {
+		EXPECT_EQ(0, munmap(b, 2 * RGN));
+	}
+
+	EXPECT_EQ(0, munmap(a, 2 * RGN));
+	EXPECT_EQ(0, maps_count((unsigned long)a, (unsigned long)a + 2 * RGN));
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/*
+ * Three processes: A (the test) creates the region and maps a memfd, shared
+ * and private anonymous memory in it; B (forked) and C (forked before the
+ * region existed, gets the fd over SCM_RIGHTS) attach at their own
+ * addresses.  Word 0 of each page is A's, word 1 B's, word 2 C's, word 3
+ * A's second round.
+ */
+#define HP_LEN		(4 * MiB)
+static const size_t hp_off[3] = { 0, 64 * MiB, 128 * MiB };
+#define HP_TAG(who, area)	((uint64_t)(who) << 8 | (area))
+
+static bool hp_check(char *att, int who, int word)
+{
+	for (int k = 0; k < 3; k++)
+		if (check_pat(att + hp_off[k], HP_LEN, PG, HP_TAG(who, k), word) != -1)
+			return false;
+	return true;
+}
+
+static void hp_fill(char *att, int who, int word)
+{
+	for (int k = 0; k < 3; k++)
+		fill_pat(att + hp_off[k], HP_LEN, PG, HP_TAG(who, k), word);
+}
+
+static void hp_child_c(int sock)
+{
+	struct stat st;
+	char *att;
+	int fd;
+
+	fd = recv_fd(sock);
+	CHILD_CHECK(fd >= 0);
+	CHILD_CHECK(fstat(fd, &st) == 0 && st.st_size == (off_t)RGN);
+	att = ms_attach(fd, RGN, ADDR_C, RW, MAP_FIXED_NOREPLACE);
+	CHILD_CHECK(att == ADDR_C);
+	CHILD_CHECK(sock_send(sock, 'a') == 0);
+
+	CHILD_CHECK(sock_recv(sock) == 'c');
+	CHILD_CHECK(hp_check(att, 0xA, 0));
+	CHILD_CHECK(hp_check(att, 0xB, 1));
+	hp_fill(att, 0xC, 2);
+	CHILD_CHECK(sock_send(sock, 'c') == 0);
+
+	CHILD_CHECK(sock_recv(sock) == 'v');
+	CHILD_CHECK(hp_check(att, 0xA, 0));
+	CHILD_CHECK(hp_check(att, 0xB, 1));
+	CHILD_CHECK(hp_check(att, 0xC, 2));
+	CHILD_CHECK(hp_check(att, 0xA2, 3));
+	CHILD_CHECK(sock_send(sock, 'v') == 0);
+	_exit(0);
+}
+
+static void hp_child_b(int sock, int fd)
+{
+	char *att = ms_attach(fd, RGN, ADDR_B, RW, MAP_FIXED_NOREPLACE);
+
+	CHILD_CHECK(att == ADDR_B);
+	CHILD_CHECK(hp_check(att, 0xA, 0));
+	hp_fill(att, 0xB, 1);
+	CHILD_CHECK(sock_send(sock, 'b') == 0);
+
+	CHILD_CHECK(sock_recv(sock) == 'v');
+	CHILD_CHECK(hp_check(att, 0xA, 0));
+	CHILD_CHECK(hp_check(att, 0xB, 1));
+	CHILD_CHECK(hp_check(att, 0xC, 2));
+	CHILD_CHECK(hp_check(att, 0xA2, 3));
+	CHILD_CHECK(sock_send(sock, 'v') == 0);
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(mshare, three_processes, 120)
+{
+	int sc[2], sb[2], fd, memfd;
+	pid_t pb, pc;
+	char *att;
+
+	/* C exists before the region: it can only get the fd by SCM_RIGHTS. */
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sc));
+	pc = fork();
+	ASSERT_LE(0, pc);
+	if (pc == 0) {
+		close(sc[0]);
+		hp_child_c(sc[1]);
+	}
+	close(sc[1]);
+
+	fd = create(_metadata, RGN, 0);
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	EXPECT_NE(ADDR_B, att);
+	EXPECT_NE(ADDR_C, att);
+
+	memfd = memfd_sized("hp", HP_LEN);
+	ASSERT_LE(0, memfd);
+	map_in(_metadata, att + hp_off[0], HP_LEN, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + hp_off[1], HP_LEN, RW,
+	       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1);
+	map_in(_metadata, att + hp_off[2], HP_LEN, RW,
+	       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	hp_fill(att, 0xA, 0);
+	/* The memfd mapping really is the memfd. */
+	for (size_t i = 0; i < HP_LEN / PG; i += 97) {
+		ASSERT_EQ(pat(HP_TAG(0xA, 0), i), pread_word(memfd, i, 0));
+	}
+
+	ASSERT_EQ(0, send_fd(sc[0], fd));
+	ASSERT_EQ('a', sock_recv(sc[0]));
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sb));
+	pb = fork();
+	ASSERT_LE(0, pb);
+	if (pb == 0) {
+		close(sb[0]);
+		close(sc[0]);
+		hp_child_b(sb[1], fd);
+	}
+	close(sb[1]);
+
+	ASSERT_EQ('b', sock_recv(sb[0]));
+	EXPECT_TRUE(hp_check(att, 0xB, 1)) TH_LOG("A does not see B's writes");
+	ASSERT_EQ(0, sock_send(sc[0], 'c'));
+	ASSERT_EQ('c', sock_recv(sc[0]));
+	EXPECT_TRUE(hp_check(att, 0xC, 2)) TH_LOG("A does not see C's writes");
+	EXPECT_TRUE(hp_check(att, 0xA, 0));
+	for (size_t i = 0; i < HP_LEN / PG; i += 97) {
+		EXPECT_EQ(pat(HP_TAG(0xB, 0), i), pread_word(memfd, i, 1));
+		EXPECT_EQ(pat(HP_TAG(0xC, 0), i), pread_word(memfd, i, 2));
+	}
+	hp_fill(att, 0xA2, 3);
+	ASSERT_EQ(0, sock_send(sb[0], 'v'));
+	ASSERT_EQ(0, sock_send(sc[0], 'v'));
+	EXPECT_EQ('v', sock_recv(sb[0]));
+	EXPECT_EQ('v', sock_recv(sc[0]));
+	EXPECT_TRUE(child_ok(pb, "B"));
+	EXPECT_TRUE(child_ok(pc, "C"));
+
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shared page tables: 512 MiB populated, then read by many processes. */
+
+#define PT_LEN		(512 * MiB)
+#define PT_N		32
+#define PT_TAG		0x5a
+
+/* A 1 GiB region with a PT_LEN memfd (page i: pat(PT_TAG, i)) populated at 0, detached. */
+static int populated_region(struct __test_metadata *_metadata)
+{
+	int fd = create(_metadata, RGN, 0);
+	int memfd = memfd_pat(_metadata, PT_LEN, PT_TAG);
+	char *att = attach(_metadata, fd, RGN, NULL, RW);
+
+	map_in(_metadata, att, PT_LEN, RW, MAP_SHARED | MAP_FIXED | MAP_POPULATE, memfd);
+	close(memfd);
+	/* The creator reads it all too: it is populated either way. */
+	ASSERT_EQ(-1, check_pat(att, PT_LEN, PG, PT_TAG, 0));
+	ASSERT_EQ(0, munmap(att, RGN));
+	return fd;
+}
+
+static void pt_child(int fd, bool do_attach, int prot, struct barrier *b)
+{
+	int ret = 0;
+
+	if (do_attach) {
+		char *att = ms_attach(fd, RGN, NULL, prot, 0);
+
+		if (!att)
+			ret = 3;
+		else if (check_pat(att, PT_LEN, PG, PT_TAG, 0) != -1)
+			ret = 4;
+	}
+	/* Report ready even on failure: the others would wait for us. */
+	barrier_child_wait(b);
+	_exit(ret);
+}
+
+/* PageTables growth in kB while n children (attached or not) wait. */
+static long pt_run(struct __test_metadata *_metadata, int fd, bool do_attach, int n)
+{
+	struct barrier b;
+	long before, during;
+
+	ASSERT_EQ(0, barrier_init(&b));
+	before = meminfo_kb("PageTables");
+	for (int i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		ASSERT_LE(0, pid);
+		if (pid == 0)
+			pt_child(fd, do_attach, i & 1 ? RW : PROT_READ, &b);
+	}
+	ASSERT_EQ(0, barrier_parent_wait(&b, n));
+	during = meminfo_kb("PageTables");
+	barrier_release(&b);
+	EXPECT_EQ(0, reap_children()) TH_LOG("some %s children failed",
+					     do_attach ? "attaching" : "control");
+	return during - before;
+}
+
+TEST_F_TIMEOUT(mshare, pagetables_shared_32, 600)
+{
+	long ctl, att, growth, memfd_pred = PT_N * (long)(PT_LEN / 512 / KiB);
+	int fd = populated_region(_metadata);
+
+	ctl = pt_run(_metadata, fd, false, PT_N);
+	att = pt_run(_metadata, fd, true, PT_N);
+	growth = att - ctl;
+	TH_LOG("%d processes reading 512 MiB of one region: PageTables %+ld kB (attached run %+ld kB, control run %+ld kB); unshared memfd mappings would take %ld kB",
+	       PT_N, growth, att, ctl, memfd_pred);
+	EXPECT_LT(growth, 1024);
+	close(fd);
+}
+
+TEST_F_TIMEOUT(mshare, minflt_populated, 300)
+{
+	int fd = populated_region(_metadata);
+	long before, after;
+	char *att;
+
+	att = attach(_metadata, fd, RGN, NULL, PROT_READ);
+	before = minflt_self();
+	EXPECT_EQ(-1, check_pat(att, PT_LEN, PG, PT_TAG, 0));
+	after = minflt_self();
+	TH_LOG("reading 512 MiB (%lu pages) of a populated region: %ld minor faults",
+	       PT_LEN / PG, after - before);
+	EXPECT_LE(after - before, 16);
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Mappings made after B attached (and faulted) appear to B. */
+
+#define NM_LEN		(4 * MiB)
+
+static void nm_child(int sock, int fd)
+{
+	char *att = ms_attach(fd, 2 * RGN, ADDR_B, RW, MAP_FIXED_NOREPLACE);
+
+	CHILD_CHECK(att == ADDR_B);
+	CHILD_CHECK(sock_send(sock, 'a') == 0);
+	CHILD_CHECK(sock_recv(sock) == '1');
+	CHILD_CHECK(check_pat(att, NM_LEN, PG, 0x1, 0) == -1);
+	CHILD_CHECK(sock_send(sock, '1') == 0);
+	CHILD_CHECK(sock_recv(sock) == '2');
+	/* memfd 4 replaced memfd 1 at 0; 2 and 3 are new; 5 is shared anon. */
+	CHILD_CHECK(check_pat(att, NM_LEN, PG, 0x4, 0) == -1);
+	CHILD_CHECK(check_pat(att + NM_LEN, NM_LEN, PG, 0x2, 0) == -1);
+	CHILD_CHECK(check_pat(att + RGN + NM_LEN, NM_LEN, PG, 0x3, 0) == -1);
+	CHILD_CHECK(check_pat(att + 2 * NM_LEN, NM_LEN, PG, 0x5, 0) == -1);
+	fill_pat(att + NM_LEN, NM_LEN, PG, 0x22, 1);
+	fill_pat(att + 2 * NM_LEN, NM_LEN, PG, 0x55, 1);
+	CHILD_CHECK(sock_send(sock, '2') == 0);
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(mshare, new_mappings_visible, 120)
+{
+	int fd = create(_metadata, 2 * RGN, 0);
+	int m1, m2, m3, m4, sv[2];
+	char *att;
+	pid_t pid;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(sv[0]);
+		nm_child(sv[1], fd);
+	}
+	close(sv[1]);
+	ASSERT_EQ('a', sock_recv(sv[0]));
+
+	att = attach(_metadata, fd, 2 * RGN, NULL, RW);
+	m1 = memfd_pat(_metadata, NM_LEN, 0x1);
+	map_in(_metadata, att, NM_LEN, RW, MAP_SHARED | MAP_FIXED, m1);
+	ASSERT_EQ(0, sock_send(sv[0], '1'));
+	ASSERT_EQ('1', sock_recv(sv[0]));
+
+	/* B has faulted the first GiB: its PUD entry is linked. */
+	m2 = memfd_pat(_metadata, NM_LEN, 0x2);
+	m3 = memfd_pat(_metadata, NM_LEN, 0x3);
+	m4 = memfd_pat(_metadata, NM_LEN, 0x4);
+	map_in(_metadata, att + NM_LEN, NM_LEN, RW, MAP_SHARED | MAP_FIXED, m2);
+	map_in(_metadata, att + RGN + NM_LEN, NM_LEN, RW, MAP_SHARED | MAP_FIXED, m3);
+	map_in(_metadata, att, NM_LEN, RW, MAP_SHARED | MAP_FIXED, m4);
+	map_in(_metadata, att + 2 * NM_LEN, NM_LEN, RW,
+	       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(att + 2 * NM_LEN, NM_LEN, PG, 0x5, 0);
+	ASSERT_EQ(0, sock_send(sv[0], '2'));
+	ASSERT_EQ('2', sock_recv(sv[0]));
+	EXPECT_TRUE(child_ok(pid, "B"));
+
+	for (size_t i = 0; i < NM_LEN / PG; i += 31) {
+		EXPECT_EQ(pat(0x22, i), pread_word(m2, i, 1));
+	}
+	EXPECT_EQ(-1, check_pat(att + 2 * NM_LEN, NM_LEN, PG, 0x55, 1));
+	/* memfd 1 is out of the region: nobody wrote to it. */
+	EXPECT_EQ(0, pread_word(m1, 0, 1));
+	EXPECT_EQ(-1, check_pat(att, NM_LEN, PG, 0x4, 0));
+
+	EXPECT_EQ(0, munmap(att, 2 * RGN));
+	close(m1);
+	close(m2);
+	close(m3);
+	close(m4);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Faults that must fail. */
+
+struct touch {
+	volatile char *p;
+	bool write;
+};
+
+static void do_touch(void *arg)
+{
+	struct touch *t = arg;
+
+	if (t->write)
+		*t->p = 0x5c;
+	else
+		(void)*t->p;
+}
+
+static int touch_status(volatile char *p, bool write)
+{
+	struct touch t = { p, write };
+
+	return child_status(do_touch, &t);
+}
+
+TEST_F_TIMEOUT(mshare, faults_sigsegv, 120)
+{
+	int fd = create(_metadata, 2 * RGN, 0);
+	int ro = memfd_pat(_metadata, 64 * KiB, 0x70);
+	int rw = memfd_pat(_metadata, 64 * KiB, 0x71);
+	char *att = attach(_metadata, fd, 2 * RGN, NULL, RW);
+	int st;
+
+	map_in(_metadata, att, 64 * KiB, PROT_READ, MAP_SHARED | MAP_FIXED, ro);
+	map_in(_metadata, att + MiB, 64 * KiB, RW, MAP_SHARED | MAP_FIXED, rw);
+	map_in(_metadata, att + 2 * MiB, 64 * KiB, RW,
+	       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+
+	/* Controls: reads of mappings, writes of writable ones, survive. */
+	st = touch_status(att + PG, false);
+	EXPECT_TRUE(exited_ok(st)) TH_LOG("read of a PROT_READ mapping: status %#x", st);
+	st = touch_status(att + MiB + PG, true);
+	EXPECT_TRUE(exited_ok(st)) TH_LOG("write of a RW memfd mapping: status %#x", st);
+	st = touch_status(att + 2 * MiB + PG, true);
+	EXPECT_TRUE(exited_ok(st)) TH_LOG("write of a RW anon mapping: status %#x", st);
+	EXPECT_EQ(0x5c, (unsigned char)att[MiB + PG]) TH_LOG("child's write not seen");
+
+	/* Write to a PROT_READ region mapping. */
+	st = touch_status(att + PG, true);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("write of a PROT_READ mapping: status %#x", st);
+	EXPECT_EQ(pat(0x70, 1), pread_word(ro, 1, 0));
+	EXPECT_EQ(pat(0x70, 1), *wordp(att, PG, 0));
+
+	/* Holes: in a populated PMD range, past a mapping's end, elsewhere, in an empty GiB. */
+	st = touch_status(att + 64 * KiB, false);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("read past a mapping: status %#x", st);
+	st = touch_status(att + MiB + 64 * KiB, true);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("write past a mapping: status %#x", st);
+	st = touch_status(att + 512 * MiB, false);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("read of a hole: status %#x", st);
+	st = touch_status(att + 512 * MiB, true);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("write of a hole: status %#x", st);
+	st = touch_status(att + RGN + 4 * MiB, false);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("read of an empty GiB: status %#x", st);
+	st = touch_status(att + 2 * RGN - PG, true);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("write of the last page: status %#x", st);
+
+	/* The same in this process (after the children faulted). */
+	EXPECT_FALSE(probe(att + 512 * MiB, false));
+	EXPECT_FALSE(probe(att + PG, true));
+	EXPECT_TRUE(probe(att + PG, false));
+
+	EXPECT_EQ(0, munmap(att, 2 * RGN));
+	close(ro);
+	close(rw);
+	close(fd);
+}
+
+TEST_F_TIMEOUT(mshare, prot_read_attachment, 120)
+{
+	int fd = create(_metadata, RGN, 0);
+	int memfd = memfd_pat(_metadata, 64 * KiB, 0x72);
+	char *att = attach(_metadata, fd, RGN, NULL, RW);
+	char *ro;
+	int st;
+
+	map_in(_metadata, att, 64 * KiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + MiB, 64 * KiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(att + MiB, 64 * KiB, PG, 0x73, 0);
+	ro = attach(_metadata, fd, RGN, NULL, PROT_READ);
+	ASSERT_NE(att, ro);
+
+	EXPECT_EQ(-1, check_pat(ro, 64 * KiB, PG, 0x72, 0));
+	EXPECT_EQ(-1, check_pat(ro + MiB, 64 * KiB, PG, 0x73, 0));
+	st = touch_status(ro + PG, true);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("write via a PROT_READ attachment: status %#x", st);
+	st = touch_status(ro + MiB + PG, true);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("write via a PROT_READ attachment (anon): status %#x", st);
+	EXPECT_FALSE(probe(ro + PG, true));
+	EXPECT_EQ(-1, check_pat(att, 64 * KiB, PG, 0x72, 0));
+	EXPECT_EQ(-1, check_pat(att + MiB, 64 * KiB, PG, 0x73, 0));
+	/* The writable attachment still writes, and the read-only one sees it. */
+	*wordp(att, PG, 1) = 0x1234;
+	EXPECT_EQ(0x1234, *wordp(ro, PG, 1));
+	EXPECT_EQ(0x1234, pread_word(memfd, 1, 1));
+
+	EXPECT_EQ(0, munmap(ro, RGN));
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The creator dies; the sharers go on; then everything is freed. */
+
+#define SV_N		8
+#define SV_MEMFD_LEN	(16 * MiB)
+#define SV_SANON_OFF	(16 * MiB)
+#define SV_SANON_LEN	(16 * MiB)
+#define SV_PANON_OFF	(32 * MiB)
+#define SV_PANON_LEN	(RGN - 96 * MiB)
+#define SV_PSTEP	(2 * MiB)
+#define SV_NEW_OFF	(RGN - 64 * MiB)
+#define SV_NEW_LEN	(4 * MiB)
+
+static bool sv_check_creator(char *att)
+{
+	return check_pat(att, SV_MEMFD_LEN, PG, 0x51, 0) == -1 &&
+	       check_pat(att + SV_SANON_OFF, SV_SANON_LEN, PG, 0x52, 0) == -1 &&
+	       check_pat(att + SV_PANON_OFF, SV_PANON_LEN, SV_PSTEP, 0x53, 0) == -1;
+}
+
+static void sv_mark(char *att, int i)
+{
+	*wordp(att, i * PG, 1) = pat(0x60 + i, 1);
+	*wordp(att, SV_SANON_OFF + i * PG, 1) = pat(0x60 + i, 2);
+	*wordp(att, SV_PANON_OFF + i * SV_PSTEP, 1) = pat(0x60 + i, 3);
+}
+
+static bool sv_check_mark(char *att, int i)
+{
+	return *wordp(att, i * PG, 1) == pat(0x60 + i, 1) &&
+	       *wordp(att, SV_SANON_OFF + i * PG, 1) == pat(0x60 + i, 2) &&
+	       *wordp(att, SV_PANON_OFF + i * SV_PSTEP, 1) == pat(0x60 + i, 3);
+}
+
+static void sv_sharer(int i, int sock)
+{
+	char *att;
+	int fd;
+
+	fd = recv_fd(sock);
+	CHILD_CHECK(fd >= 0);
+	att = ms_attach(fd, RGN, NULL, RW, 0);
+	CHILD_CHECK(att != NULL);
+	/* Half of them keep the region alive by their attachment alone. */
+	if (i & 1)
+		close(fd);
+	CHILD_CHECK(sv_check_creator(att));
+	CHILD_CHECK(sock_send(sock, 'r') == 0);
+
+	CHILD_CHECK(sock_recv(sock) == 'k');
+	CHILD_CHECK(sv_check_creator(att));
+	sv_mark(att, i);
+	CHILD_CHECK(sv_check_mark(att, i));
+	if (i == 0) {
+		void *p = mmap(att + SV_NEW_OFF, SV_NEW_LEN, RW,
+			       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+
+		CHILD_CHECK(p == att + SV_NEW_OFF);
+		fill_pat(p, SV_NEW_LEN, PG, 0x54, 0);
+	}
+	CHILD_CHECK(sock_send(sock, 'w') == 0);
+
+	CHILD_CHECK(sock_recv(sock) == 'v');
+	CHILD_CHECK(sv_check_creator(att));
+	for (int j = 0; j < SV_N; j++)
+		CHILD_CHECK(sv_check_mark(att, j));
+	CHILD_CHECK(check_pat(att + SV_NEW_OFF, SV_NEW_LEN, PG, 0x54, 0) == -1);
+	CHILD_CHECK(sock_send(sock, 'v') == 0);
+	_exit(0);
+}
+
+static void sv_creator(int socks[SV_N], int done)
+{
+	int fd = sys_mshare_create(RGN, 0), memfd;
+	char *att;
+
+	CHILD_CHECK(fd >= 0);
+	att = ms_attach(fd, RGN, NULL, RW, 0);
+	CHILD_CHECK(att != NULL);
+	memfd = memfd_sized("survival", SV_MEMFD_LEN);
+	CHILD_CHECK(memfd >= 0);
+	CHILD_CHECK(ms_map_fd(att, SV_MEMFD_LEN, RW, memfd) == att);
+	close(memfd);
+	CHILD_CHECK(ms_map_anon(att + SV_SANON_OFF, SV_SANON_LEN, RW, MAP_SHARED) ==
+		    att + SV_SANON_OFF);
+	CHILD_CHECK(ms_map_anon(att + SV_PANON_OFF, SV_PANON_LEN, RW, MAP_PRIVATE) ==
+		    att + SV_PANON_OFF);
+	fill_pat(att, SV_MEMFD_LEN, PG, 0x51, 0);
+	fill_pat(att + SV_SANON_OFF, SV_SANON_LEN, PG, 0x52, 0);
+	fill_pat(att + SV_PANON_OFF, SV_PANON_LEN, SV_PSTEP, 0x53, 0);
+	for (int i = 0; i < SV_N; i++)
+		CHILD_CHECK(send_fd(socks[i], fd) == 0);
+	CHILD_CHECK(sock_send(done, 'd') == 0);
+	for (;;)
+		pause();
+}
+
+TEST_F_TIMEOUT(mshare, survives_creator_kill, 300)
+{
+	int sv[SV_N][2], done[2], st;
+	pid_t sharer[SV_N], creator;
+	struct memsnap base, now;
+
+	memsnap_take(&base);
+	for (int i = 0; i < SV_N; i++) {
+		ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv[i]));
+	}
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, done));
+
+	for (int i = 0; i < SV_N; i++) {
+		sharer[i] = fork();
+		ASSERT_LE(0, sharer[i]);
+		if (sharer[i] == 0) {
+			for (int j = 0; j < SV_N; j++) {
+				close(sv[j][0]);
+				if (j != i)
+					close(sv[j][1]);
+			}
+			close(done[0]);
+			close(done[1]);
+			sv_sharer(i, sv[i][1]);
+		}
+	}
+	creator = fork();
+	ASSERT_LE(0, creator);
+	if (creator == 0) {
+		int socks[SV_N];
+
+		for (int j = 0; j < SV_N; j++) {
+			close(sv[j][1]);
+			socks[j] = sv[j][0];
+		}
+		close(done[0]);
+		sv_creator(socks, done[1]);
+	}
+	for (int i = 0; i < SV_N; i++)
+		close(sv[i][1]);
+	close(done[1]);
+
+	ASSERT_EQ('d', sock_recv(done[0])) TH_LOG("the creator failed");
+	for (int i = 0; i < SV_N; i++) {
+		ASSERT_EQ('r', sock_recv(sv[i][0])) TH_LOG("sharer %d failed", i);
+	}
+
+	ASSERT_EQ(0, kill(creator, SIGKILL));
+	ASSERT_EQ(creator, waitpid(creator, &st, 0));
+	EXPECT_TRUE(killed_by(st, SIGKILL)) TH_LOG("creator status %#x", st);
+	close(done[0]);
+
+	for (int i = 0; i < SV_N; i++) {
+		ASSERT_EQ(0, sock_send(sv[i][0], 'k'));
+	}
+	for (int i = 0; i < SV_N; i++) {
+		ASSERT_EQ('w', sock_recv(sv[i][0])) TH_LOG("sharer %d failed after the kill", i);
+	}
+	for (int i = 0; i < SV_N; i++) {
+		ASSERT_EQ(0, sock_send(sv[i][0], 'v'));
+	}
+	for (int i = 0; i < SV_N; i++) {
+		EXPECT_EQ('v', sock_recv(sv[i][0])) TH_LOG("sharer %d failed the final check", i);
+	}
+	for (int i = 0; i < SV_N; i++) {
+		EXPECT_TRUE(child_ok(sharer[i], "sharer"));
+		close(sv[i][0]);
+	}
+
+	bool back = mem_back_to(&base, &now, 256, 100, 100);
+
+	TH_LOG("after all exited: PageTables %+ld kB, Shmem %+ld kB, AnonPages %+ld kB",
+	       now.pagetables - base.pagetables, now.shmem - base.shmem,
+	       now.anon - base.anon);
+	EXPECT_TRUE(back) TH_LOG("memory did not return to its baseline");
+}
+
+/* ------------------------------------------------------------------------ */
+/* fork(): the child inherits the attachment; either side may detach. */
+
+#define FK_LEN		MiB
+#define FK_MEMFD	0
+#define FK_PANON	(2 * MiB)
+
+static bool fk_check(char *att, uint64_t tag, int word)
+{
+	return check_pat(att + FK_MEMFD, FK_LEN, PG, tag, word) == -1 &&
+	       check_pat(att + FK_PANON, FK_LEN, PG, tag + 1, word) == -1;
+}
+
+static void fk_fill(char *att, uint64_t tag, int word)
+{
+	fill_pat(att + FK_MEMFD, FK_LEN, PG, tag, word);
+	fill_pat(att + FK_PANON, FK_LEN, PG, tag + 1, word);
+}
+
+static void fk_child1(int sock, char *att)
+{
+	CHILD_CHECK(fk_check(att, 0x80, 0));
+	fk_fill(att, 0xC10, 1);
+	CHILD_CHECK(sock_send(sock, 'a') == 0);
+	CHILD_CHECK(sock_recv(sock) == 'b');
+	CHILD_CHECK(fk_check(att, 0xB10, 2));
+	CHILD_CHECK(sock_send(sock, 'c') == 0);
+	CHILD_CHECK(sock_recv(sock) == 'd');
+	/* The parent has detached. */
+	fk_fill(att, 0xC20, 3);
+	CHILD_CHECK(fk_check(att, 0x80, 0));
+	CHILD_CHECK(fk_check(att, 0xC10, 1));
+	CHILD_CHECK(fk_check(att, 0xB10, 2));
+	CHILD_CHECK(fk_check(att, 0xC20, 3));
+	CHILD_CHECK(sock_send(sock, 'e') == 0);
+	CHILD_CHECK(sock_recv(sock) == 'f');
+	_exit(0);
+}
+
+static void fk_child2(int sock, char *att, int fd)
+{
+	CHILD_CHECK(fk_check(att, 0xC20, 3));
+	CHILD_CHECK(munmap(att, RGN) == 0);
+	CHILD_CHECK(!probe(att, false));
+	CHILD_CHECK(!probe(att + FK_PANON, false));
+	CHILD_CHECK(sock_send(sock, 'g') == 0);
+	CHILD_CHECK(sock_recv(sock) == 'h');
+	att = ms_attach(fd, RGN, ADDR_C, RW, MAP_FIXED_NOREPLACE);
+	CHILD_CHECK(att == ADDR_C);
+	CHILD_CHECK(fk_check(att, 0xB20, 4));
+	fk_fill(att, 0xC30, 5);
+	CHILD_CHECK(sock_send(sock, 'i') == 0);
+	CHILD_CHECK(sock_recv(sock) == 'j');
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(mshare, fork_inherits, 120)
+{
+	int fd = create(_metadata, RGN, 0);
+	int memfd = memfd_sized("fork", FK_LEN);
+	char *att = attach(_metadata, fd, RGN, NULL, RW);
+	int sv[2];
+	pid_t pid;
+
+	ASSERT_LE(0, memfd);
+	map_in(_metadata, att + FK_MEMFD, FK_LEN, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + FK_PANON, FK_LEN, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fk_fill(att, 0x80, 0);
+
+	/* Child writes, parent sees (also the MAP_PRIVATE pages: no COW). */
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(sv[0]);
+		fk_child1(sv[1], att);
+	}
+	close(sv[1]);
+	ASSERT_EQ('a', sock_recv(sv[0]));
+	EXPECT_TRUE(fk_check(att, 0xC10, 1)) TH_LOG("parent does not see the child's writes");
+	fk_fill(att, 0xB10, 2);
+	ASSERT_EQ(0, sock_send(sv[0], 'b'));
+	ASSERT_EQ('c', sock_recv(sv[0]));
+
+	/* The parent detaches; the child goes on. */
+	ASSERT_EQ(0, munmap(att, RGN));
+	EXPECT_EQ(0, maps_count((unsigned long)att, (unsigned long)att + RGN));
+	EXPECT_FALSE(probe(att, false)) TH_LOG("detached attachment still readable");
+	EXPECT_FALSE(probe(att + FK_PANON, false)) TH_LOG("detached attachment still readable");
+	ASSERT_EQ(0, sock_send(sv[0], 'd'));
+	ASSERT_EQ('e', sock_recv(sv[0]));
+	for (size_t i = 0; i < FK_LEN / PG; i++) {
+		ASSERT_EQ(pat(0xC20, i), pread_word(memfd, i, 3));
+	}
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	EXPECT_TRUE(fk_check(att, 0xC20, 3));
+	EXPECT_TRUE(fk_check(att, 0xB10, 2));
+	ASSERT_EQ(0, sock_send(sv[0], 'f'));
+	EXPECT_TRUE(child_ok(pid, "child 1"));
+	close(sv[0]);
+
+	/* The reverse: the child detaches, the parent goes on. */
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(sv[0]);
+		fk_child2(sv[1], att, fd);
+	}
+	close(sv[1]);
+	ASSERT_EQ('g', sock_recv(sv[0]));
+	EXPECT_TRUE(fk_check(att, 0xC20, 3));
+	fk_fill(att, 0xB20, 4);
+	EXPECT_TRUE(fk_check(att, 0xB20, 4));
+	ASSERT_EQ(0, sock_send(sv[0], 'h'));
+	ASSERT_EQ('i', sock_recv(sv[0]));
+	EXPECT_TRUE(fk_check(att, 0xC30, 5)) TH_LOG("parent does not see the reattached child's writes");
+	ASSERT_EQ(0, sock_send(sv[0], 'j'));
+	EXPECT_TRUE(child_ok(pid, "child 2"));
+	close(sv[0]);
+
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/*
+ * TLB coherence.  B spins on a page of the region (its own attachment, on
+ * the other CPU): iteration i writes i to word 1, reads word 0 (the round's
+ * magic of the memfd mapped there), publishes i, then a full fence.  A
+ * replaces the mapping with the next round's memfd, reads B's published
+ * count t right after mmap() returns, and requires: B reads the new magic
+ * from iteration t + 2 on (every later load follows A's read), and the old
+ * memfd never holds a value above t + 1 (every later store follows it).
+ */
+#define TLB_ROUNDS	24
+#define TLB_OFF		(2 * MiB)
+#define TLB_MAGIC	0x7e57000000000000ULL
+
+struct tlb_ctl {
+	long stop;
+	long iter;
+	long first_seen[TLB_ROUNDS + 1];
+	long unexpected, regress;
+	uint64_t unexpected_val;
+};
+
+static void tlb_spin(struct tlb_ctl *c, volatile uint64_t *p)
+{
+	long i = 0, last = 0;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t v;
+
+		i++;
+		p[1] = i;
+		v = p[0];
+		if (v >= TLB_MAGIC && v <= TLB_MAGIC + TLB_ROUNDS) {
+			long r = v - TLB_MAGIC;
+
+			if (!__atomic_load_n(&c->first_seen[r], __ATOMIC_RELAXED))
+				__atomic_store_n(&c->first_seen[r], i, __ATOMIC_RELAXED);
+			if (r < last)
+				__atomic_add_fetch(&c->regress, 1, __ATOMIC_RELAXED);
+			last = r;
+		} else {
+			c->unexpected_val = v;
+			__atomic_add_fetch(&c->unexpected, 1, __ATOMIC_RELAXED);
+		}
+		__atomic_store_n(&c->iter, i, __ATOMIC_RELEASE);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	}
+}
+
+struct tlb_thread_arg {
+	struct tlb_ctl *c;
+	volatile uint64_t *p;
+};
+
+static void *tlb_thread(void *arg)
+{
+	struct tlb_thread_arg *a = arg;
+
+	pin_to_cpu(1);
+	tlb_spin(a->c, a->p);
+	return NULL;
+}
+
+/* Wait until @cond or 20 s; the condition's final value. */
+#define WAIT_FOR(cond) ({ \
+	double _end = now_sec() + 20; \
+	while (!(cond) && now_sec() < _end) \
+		; \
+	(cond); \
+})
+
+static void tlb_case(struct __test_metadata *_metadata, bool thread)
+{
+	int memfds[TLB_ROUNDS + 1], neighbour, fd;
+	long t[TLB_ROUNDS + 1], worst = 0;
+	struct tlb_thread_arg ta;
+	struct tlb_ctl *c;
+	pthread_t th;
+	pid_t pid = -1;
+	char *att;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs 2 online CPUs");
+
+	fd = create(_metadata, RGN, 0);
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	for (int r = 0; r <= TLB_ROUNDS; r++) {
+		memfds[r] = memfd_sized("tlb", PG);
+		ASSERT_LE(0, memfds[r]);
+		uint64_t magic = TLB_MAGIC + r;
+
+		ASSERT_EQ(8, pwrite(memfds[r], &magic, 8, 0));
+	}
+	neighbour = memfd_sized("tlb-neighbour", PG);
+	ASSERT_LE(0, neighbour);
+	map_in(_metadata, att + TLB_OFF, PG, RW, MAP_SHARED | MAP_FIXED, memfds[0]);
+
+	c = mmap(NULL, sizeof(*c), RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, c);
+	memset(c, 0, sizeof(*c));
+
+	if (thread) {
+		/* B: a thread spinning through a second attachment. */
+		char *att2 = attach(_metadata, fd, RGN, ADDR_B, RW);
+
+		ta.c = c;
+		ta.p = (volatile uint64_t *)(att2 + TLB_OFF);
+		ASSERT_EQ(0, pthread_create(&th, NULL, tlb_thread, &ta));
+	} else {
+		/* B: a process, attached on its own at another address. */
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			char *b;
+
+			/* Do not spin on if the test dies. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() == 1)
+				_exit(1);
+			CHILD_CHECK(munmap(att, RGN) == 0);
+			b = ms_attach(fd, RGN, ADDR_B, RW, MAP_FIXED_NOREPLACE);
+			CHILD_CHECK(b == ADDR_B);
+			CHILD_CHECK(pin_to_cpu(1) == 0);
+			tlb_spin(c, (volatile uint64_t *)(b + TLB_OFF));
+			_exit(0);
+		}
+	}
+	ASSERT_EQ(0, pin_to_cpu(0));
+	ASSERT_TRUE(WAIT_FOR(__atomic_load_n(&c->first_seen[0], __ATOMIC_ACQUIRE) &&
+			     __atomic_load_n(&c->iter, __ATOMIC_ACQUIRE) >
+			     c->first_seen[0] + 100)) TH_LOG("B does not run");
+
+	for (int r = 1; r <= TLB_ROUNDS; r++) {
+		/* Half the rounds keep the PTE table alive, half may free it. */
+		if (r == TLB_ROUNDS / 2)
+			map_in(_metadata, att + TLB_OFF + PG, PG, RW,
+			       MAP_SHARED | MAP_FIXED, neighbour);
+		map_in(_metadata, att + TLB_OFF, PG, RW, MAP_SHARED | MAP_FIXED, memfds[r]);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		t[r] = __atomic_load_n(&c->iter, __ATOMIC_ACQUIRE);
+
+		ASSERT_TRUE(WAIT_FOR(__atomic_load_n(&c->first_seen[r], __ATOMIC_ACQUIRE)))
+			TH_LOG("round %d: B never saw the new mapping (iter %ld, t %ld)",
+			       r, c->iter, t[r]);
+		long seen = __atomic_load_n(&c->first_seen[r], __ATOMIC_ACQUIRE);
+
+		EXPECT_LE(seen, t[r] + 2)
+			TH_LOG("round %d: B still read the old page at iteration %ld, after mmap() returned at iteration %ld",
+			       r, seen - 1, t[r]);
+		if (seen - t[r] > worst)
+			worst = seen - t[r];
+		ASSERT_TRUE(WAIT_FOR(__atomic_load_n(&c->iter, __ATOMIC_ACQUIRE) > seen + 100));
+		uint64_t old = pread_word(memfds[r - 1], 0, 1);
+
+		EXPECT_LE(old, (uint64_t)t[r] + 1)
+			TH_LOG("round %d: B wrote %lu to the old memfd after mmap() returned at iteration %ld",
+			       r, (unsigned long)old, t[r]);
+	}
+	__atomic_store_n(&c->stop, 1, __ATOMIC_RELEASE);
+	if (thread) {
+		ASSERT_EQ(0, pthread_join(th, NULL));
+	} else {
+		EXPECT_TRUE(child_ok(pid, "B"));
+	}
+
+	for (int r = 1; r <= TLB_ROUNDS; r++) {
+		uint64_t old = pread_word(memfds[r - 1], 0, 1);
+		uint64_t cur = pread_word(memfds[r], 0, 1);
+
+		EXPECT_LE(old, (uint64_t)t[r] + 1) TH_LOG("round %d: late write to the old memfd", r);
+		EXPECT_GT(cur, (uint64_t)c->first_seen[r])
+			TH_LOG("round %d: B's writes did not reach the new memfd", r);
+		EXPECT_EQ(TLB_MAGIC + r, pread_word(memfds[r], 0, 0));
+	}
+	EXPECT_EQ(0, c->unexpected) TH_LOG("B read %#lx", (unsigned long)c->unexpected_val);
+	EXPECT_EQ(0, c->regress) TH_LOG("B saw an older mapping after a newer one");
+	EXPECT_EQ(0, pread_word(neighbour, 0, 1));
+	TH_LOG("%d replacements under a spinning %s; B saw the new page at most %ld iterations after mmap() returned; %ld iterations in all",
+	       TLB_ROUNDS, thread ? "thread" : "process", worst, c->iter);
+
+	munmap(c, sizeof(*c));
+	for (int r = 0; r <= TLB_ROUNDS; r++)
+		close(memfds[r]);
+	close(neighbour);
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(fd);
+}
+
+TEST_F_TIMEOUT(mshare, tlb_coherence_process, 300) { tlb_case(_metadata, false); }
+TEST_F_TIMEOUT(mshare, tlb_coherence_thread, 300) { tlb_case(_metadata, true); }
+
+/* ------------------------------------------------------------------------ */
+/* Refusals. */
+
+#define EXPECT_ERRNO(err, call) do { \
+	long _r; \
+	errno = 0; \
+	_r = (long)(call); \
+	EXPECT_EQ(-1, _r) TH_LOG("%s succeeded", #call); \
+	EXPECT_EQ(err, errno) TH_LOG("%s: %s, expected %s", #call, \
+				     strerror(errno), strerror(err)); \
+} while (0)
+
+#define EXPECT_MAP_ERRNO(err, call) do { \
+	void *_p; \
+	errno = 0; \
+	_p = (call); \
+	EXPECT_EQ(MAP_FAILED, _p) TH_LOG("%s succeeded at %p", #call, _p); \
+	EXPECT_EQ(err, errno) TH_LOG("%s: %s, expected %s", #call, \
+				     strerror(errno), strerror(err)); \
+} while (0)
+
+TEST_F(mshare, create_refusals)
+{
+	struct { size_t size; unsigned int flags; } bad[] = {
+		{ 0, 0 }, { PG, 0 }, { 2 * MiB, 0 }, { RGN - PG, 0 }, { RGN + PG, 0 },
+		{ RGN / 2, 0 }, { 3 * RGN / 2, 0 }, { 0, MSHARE_CLOEXEC },
+		{ RGN, 0x2 }, { RGN, 0x80000000U }, { RGN, ~0U },
+		{ RGN, MSHARE_CLOEXEC | 0x4 }, { RGN, O_CLOEXEC },
+	};
+	size_t huge[] = { 1ULL << 62, SIZE_MAX & ~(RGN - 1), 1ULL << 63 };
+	int fd;
+
+	/* The syscall exists and works. */
+	fd = create(_metadata, RGN, 0);
+	close(fd);
+
+	for (unsigned int i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		fd = sys_mshare_create(bad[i].size, bad[i].flags);
+		EXPECT_EQ(-1, fd) TH_LOG("mshare_create(%#zx, %#x) succeeded",
+					 bad[i].size, bad[i].flags);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("mshare_create(%#zx, %#x): %s",
+						bad[i].size, bad[i].flags, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+	for (unsigned int i = 0; i < sizeof(huge) / sizeof(huge[0]); i++) {
+		errno = 0;
+		fd = sys_mshare_create(huge[i], 0);
+		EXPECT_EQ(-1, fd) TH_LOG("mshare_create(%#zx) succeeded", huge[i]);
+		EXPECT_TRUE(errno == EINVAL || errno == ENOMEM)
+			TH_LOG("mshare_create(%#zx): %s", huge[i], strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+TEST_F(mshare, attach_refusals)
+{
+	int fd = create(_metadata, 2 * RGN, 0);
+	char *fixed = ADDR_D;
+
+	ASSERT_EQ(0, maps_count((unsigned long)fixed - RGN, (unsigned long)fixed + 4 * RGN));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, RW, MAP_PRIVATE, fd, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, PROT_READ, MAP_PRIVATE, fd, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, RGN, RW, MAP_SHARED, fd, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, PG, RW, MAP_SHARED, fd, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN - PG, RW, MAP_SHARED, fd, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, RW, MAP_SHARED, fd, RGN));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, RGN, RW, MAP_SHARED, fd, RGN));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, RW, MAP_SHARED, fd, PG));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(fixed + 2 * MiB, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(fixed + PG, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(fixed + RGN / 2, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+	/* Nothing was left behind, and a good attach still works. */
+	EXPECT_EQ(0, maps_count((unsigned long)fixed - RGN, (unsigned long)fixed + 4 * RGN));
+	char *att = attach(_metadata, fd, 2 * RGN, fixed, RW);
+
+	EXPECT_EQ(0, munmap(att, 2 * RGN));
+	close(fd);
+}
+
+TEST_F(mshare, inside_refusals)
+{
+	int fd = create(_metadata, 2 * RGN, 0);
+	int fd2 = create(_metadata, RGN, 0);
+	int memfd = memfd_pat(_metadata, 64 * KiB, 0x90);
+	char *att, *att2, *ro;
+	int st;
+
+	ASSERT_EQ(0, maps_count((unsigned long)ADDR_D - RGN, (unsigned long)ADDR_D + 5 * RGN));
+	att = attach(_metadata, fd, 2 * RGN, ADDR_D, RW);
+	att2 = attach(_metadata, fd, 2 * RGN, ADDR_D + 2 * RGN, RW);	/* adjacent */
+	ro = attach(_metadata, fd, 2 * RGN, NULL, PROT_READ);
+	map_in(_metadata, att, 64 * KiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+
+	/* Through a PROT_READ attachment: EACCES, whatever the mapping. */
+	EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0));
+	EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, memfd, 0));
+	EXPECT_MAP_ERRNO(EACCES, mmap(ro, PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0));
+
+	/* Straddling an edge of the attachment. */
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att - PG, 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att - PG, 2 * PG, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att2 + 2 * RGN - PG, 2 * PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att - PG, 2 * RGN + 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	/* ... or between two adjacent attachments. */
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att + 2 * RGN - PG, 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+
+	/* A region inside a region. */
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+
+	/* MAP_FIXED_NOREPLACE over what is there. */
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att, PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att + 60 * KiB, 8 * KiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att2 + 16 * KiB, PG, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, memfd, 0));
+
+	/* All left as it was: the attachments, the memfd mapping, the holes. */
+	EXPECT_TRUE(maps_has_exact((unsigned long)att, (unsigned long)att + 2 * RGN));
+	EXPECT_TRUE(maps_has_exact((unsigned long)att2, (unsigned long)att2 + 2 * RGN));
+	EXPECT_TRUE(maps_has_exact((unsigned long)ro, (unsigned long)ro + 2 * RGN));
+	EXPECT_EQ(0, maps_count((unsigned long)att - RGN, (unsigned long)att));
+	EXPECT_EQ(-1, check_pat(att, 64 * KiB, PG, 0x90, 0));
+	EXPECT_EQ(-1, check_pat(att2, 64 * KiB, PG, 0x90, 0));
+	EXPECT_EQ(-1, check_pat(ro, 64 * KiB, PG, 0x90, 0));
+	st = touch_status(att + 4 * MiB, false);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("a refused mapping left something: %#x", st);
+	st = touch_status(att + 2 * RGN - PG, false);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("a refused mapping left something: %#x", st);
+	st = touch_status(att + RGN, false);
+	EXPECT_TRUE(killed_by(st, SIGSEGV)) TH_LOG("a refused mapping left something: %#x", st);
+
+	EXPECT_EQ(0, munmap(ro, 2 * RGN));
+	EXPECT_EQ(0, munmap(att2, 2 * RGN));
+	EXPECT_EQ(0, munmap(att, 2 * RGN));
+	close(memfd);
+	close(fd2);
+	close(fd);
+}
+
+TEST_F(mshare, attachment_op_refusals)
+{
+	int fd = create(_metadata, 2 * RGN, 0);
+	int memfd = memfd_pat(_metadata, MiB, 0x91);
+	char *att, *other = ADDR_D + 8 * RGN;
+	int advice[] = { MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_DONTFORK,
+			 MADV_WIPEONFORK, MADV_COLD, MADV_PAGEOUT, MADV_RANDOM,
+			 MADV_HUGEPAGE, MADV_MERGEABLE };
+
+	ASSERT_EQ(0, maps_count((unsigned long)ADDR_D - RGN, (unsigned long)ADDR_D + 10 * RGN));
+	att = attach(_metadata, fd, 2 * RGN, ADDR_D, RW);
+	map_in(_metadata, att, MiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + 4 * MiB, MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(att + 4 * MiB, MiB, PG, 0x92, 0);
+
+	/* Partial munmap. */
+	EXPECT_ERRNO(EINVAL, munmap(att, PG));
+	EXPECT_ERRNO(EINVAL, munmap(att, RGN));
+	EXPECT_ERRNO(EINVAL, munmap(att + RGN, RGN));
+	EXPECT_ERRNO(EINVAL, munmap(att + 4 * MiB, PG));
+	EXPECT_ERRNO(EINVAL, munmap(att + 4 * MiB, MiB));
+	EXPECT_ERRNO(EINVAL, munmap(att - PG, 2 * PG));
+	EXPECT_ERRNO(EINVAL, munmap(att + 2 * RGN - PG, 2 * PG));
+
+	/* mprotect. */
+	EXPECT_ERRNO(EINVAL, mprotect(att, 2 * RGN, PROT_READ));
+	EXPECT_ERRNO(EINVAL, mprotect(att, 2 * RGN, PROT_NONE));
+	EXPECT_ERRNO(EINVAL, mprotect(att + 4 * MiB, PG, PROT_READ));
+	EXPECT_ERRNO(EINVAL, mprotect(att + 4 * MiB, MiB, PROT_READ | PROT_WRITE | PROT_EXEC));
+
+	/* madvise. */
+	for (unsigned int i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
+		errno = 0;
+		EXPECT_EQ(-1, madvise(att, 2 * RGN, advice[i])) TH_LOG("madvise(whole, %d) succeeded", advice[i]);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("madvise(whole, %d): %s", advice[i], strerror(errno));
+		errno = 0;
+		EXPECT_EQ(-1, madvise(att + 4 * MiB, MiB, advice[i])) TH_LOG("madvise(part, %d) succeeded", advice[i]);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("madvise(part, %d): %s", advice[i], strerror(errno));
+	}
+
+	/* mremap. */
+	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, 4 * RGN, MREMAP_MAYMOVE));
+	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, RGN, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, 2 * RGN, MREMAP_MAYMOVE | MREMAP_FIXED, other));
+	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, 2 * RGN, MREMAP_MAYMOVE | MREMAP_DONTUNMAP));
+	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 0, 2 * RGN, MREMAP_MAYMOVE));
+	EXPECT_MAP_ERRNO(EINVAL, mremap(att + 4 * MiB, PG, 2 * PG, MREMAP_MAYMOVE));
+	EXPECT_MAP_ERRNO(EINVAL, mremap(att + 4 * MiB, MiB, MiB, MREMAP_MAYMOVE | MREMAP_FIXED, other));
+
+	/* Nothing changed. */
+	EXPECT_TRUE(maps_has_exact((unsigned long)att, (unsigned long)att + 2 * RGN));
+	EXPECT_EQ(0, maps_count((unsigned long)other, (unsigned long)other + 2 * RGN));
+	EXPECT_EQ(-1, check_pat(att, MiB, PG, 0x91, 0));
+	EXPECT_EQ(-1, check_pat(att + 4 * MiB, MiB, PG, 0x92, 0));
+	EXPECT_TRUE(probe(att + 4 * MiB, true));
+	EXPECT_TRUE(probe(att, true));
+
+	EXPECT_EQ(0, munmap(att, 2 * RGN));
+	close(memfd);
+	close(fd);
+}
+
+/* One refused call of kind @k; true if it failed with the right errno. */
+static bool refuse_one(int k, int fd, int fd2, int memfd, char *att, char *ro)
+{
+	void *p = NULL;
+	long r = 0;
+	int want = EINVAL;
+
+	errno = 0;
+	switch (k) {
+	case 0: r = sys_mshare_create(0, 0); break;
+	case 1: r = sys_mshare_create(RGN + PG, 0); break;
+	case 2: r = sys_mshare_create(RGN, 0x2); break;
+	case 3: r = sys_mshare_create(RGN, ~0U); break;
+	case 4:
+		r = sys_mshare_create(1ULL << 62, 0);
+		if (r == -1 && errno == ENOMEM)
+			want = ENOMEM;
+		break;
+	case 5: p = mmap(NULL, RGN, RW, MAP_PRIVATE, fd, 0); break;
+	case 6: p = mmap(NULL, RGN - PG, RW, MAP_SHARED, fd, 0); break;
+	case 7: p = mmap(NULL, RGN, RW, MAP_SHARED, fd, PG); break;
+	case 8: p = mmap(ADDR_C + 2 * MiB, RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0); break;
+	case 9:
+		want = EACCES;
+		p = mmap(ro + 8 * MiB, PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		break;
+	case 10: p = mmap(att + RGN - PG, 2 * PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0); break;
+	case 11: p = mmap(att, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0); break;
+	case 12:
+		want = EEXIST;
+		p = mmap(att, PG, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, memfd, 0);
+		break;
+	case 13: r = munmap(att, PG); break;
+	case 14: r = mprotect(att, RGN, PROT_READ); break;
+	case 15: r = madvise(att, RGN, MADV_DONTNEED); break;
+	default: p = mremap(att, RGN, 2 * RGN, MREMAP_MAYMOVE); break;
+	}
+	if (k <= 4 && r >= 0)
+		close(r);
+	if (p == NULL)
+		return r == -1 && errno == want;
+	return p == MAP_FAILED && errno == want;
+}
+#define REFUSE_KINDS	17
+
+TEST_F_TIMEOUT(mshare, refusals_leak_nothing, 600)
+{
+	struct memsnap base0, before, after, end;
+	int fd, fd2, memfd, fds_before, fds_after, bad = 0;
+	char *att, *ro;
+
+	mem_settle();
+	memsnap_take(&base0);
+
+	fd = create(_metadata, RGN, 0);
+	fd2 = create(_metadata, RGN, 0);
+	memfd = memfd_sized("leak", 16 * MiB);
+	ASSERT_LE(0, memfd);
+	/* att has free space around it, should a refusal wrongly succeed. */
+	ASSERT_EQ(0, maps_count((unsigned long)ADDR_D - RGN, (unsigned long)ADDR_D + 2 * RGN));
+	ASSERT_EQ(0, maps_count((unsigned long)ADDR_C, (unsigned long)ADDR_C + 2 * RGN));
+	att = attach(_metadata, fd, RGN, ADDR_D, RW);
+	ro = attach(_metadata, fd, RGN, NULL, PROT_READ);
+	map_in(_metadata, att, 16 * MiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+	fill_pat(att, 16 * MiB, PG, 0x93, 0);
+	close(memfd);
+	memfd = memfd_sized("leak2", PG);
+	ASSERT_LE(0, memfd);
+
+	/* Warm up the caches the calls use, then measure. */
+	for (int i = 0; i < 2 * REFUSE_KINDS; i++)
+		refuse_one(i % REFUSE_KINDS, fd, fd2, memfd, att, ro);
+	mem_settle();
+	memsnap_take(&before);
+	fds_before = count_fds();
+
+	for (int i = 0; i < 1000; i++)
+		if (!refuse_one(i % REFUSE_KINDS, fd, fd2, memfd, att, ro)) {
+			if (bad++ < 10)
+				TH_LOG("refusal kind %d: %s", i % REFUSE_KINDS, strerror(errno));
+		}
+	EXPECT_EQ(0, bad);
+
+	fds_after = count_fds();
+	mem_settle();
+	memsnap_take(&after);
+	TH_LOG("1000 refusals: fds %d -> %d; PageTables %+ld kB, Slab %+ld kB, MemFree %+ld kB",
+	       fds_before, fds_after, after.pagetables - before.pagetables,
+	       after.slab - before.slab, after.memfree - before.memfree);
+	EXPECT_EQ(fds_before, fds_after);
+	EXPECT_LE(after.pagetables - before.pagetables, 64);
+	EXPECT_LE(after.slab - before.slab, 512);
+	EXPECT_GE(after.memfree - before.memfree, -4096);
+
+	/* Still intact, and freed in full at the end: no reference leaked. */
+	EXPECT_EQ(-1, check_pat(att, 16 * MiB, PG, 0x93, 0));
+	EXPECT_EQ(0, maps_count((unsigned long)ADDR_D - RGN, (unsigned long)ADDR_D));
+	EXPECT_EQ(0, maps_count((unsigned long)ADDR_D + RGN, (unsigned long)ADDR_D + 2 * RGN));
+	EXPECT_EQ(0, maps_count((unsigned long)ADDR_C, (unsigned long)ADDR_C + 2 * RGN));
+	EXPECT_EQ(0, munmap(ro, RGN));
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(fd2);
+	close(fd);
+	mem_settle();
+	bool back = mem_back_to(&base0, &end, 256, 50, 100);
+
+	TH_LOG("after closing: PageTables %+ld kB, Shmem %+ld kB, AnonPages %+ld kB",
+	       end.pagetables - base0.pagetables, end.shmem - base0.shmem,
+	       end.anon - base0.anon);
+	EXPECT_TRUE(back) TH_LOG("the region was not freed");
+}
+
+/* ------------------------------------------------------------------------ */
+
+TEST_F_TIMEOUT(mshare, detach_reattach_cycles, 300)
+{
+	int fd = create(_metadata, RGN, 0);
+	int memfd = memfd_sized("cycles", 64 * KiB);
+	const int cycles = 100;
+	int fds_before;
+	char *att;
+
+	ASSERT_LE(0, memfd);
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	map_in(_metadata, att, 64 * KiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + MiB, 64 * KiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, att + 2 * MiB, 64 * KiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	ASSERT_EQ(0, munmap(att, RGN));
+	EXPECT_FALSE(probe(att, false));
+
+	fds_before = count_fds();
+	for (int i = 0; i < cycles; i++) {
+		char *want = NULL;
+
+		if (i % 3 == 1)
+			want = ADDR_B + (i % 16) * RGN;
+		else if (i % 3 == 2)
+			want = att;	/* the same address again */
+		att = attach(_metadata, fd, RGN, want, RW);
+		ASSERT_TRUE(maps_has_exact((unsigned long)att, (unsigned long)att + RGN));
+		for (int k = 0; k < 3; k++) {
+			ASSERT_EQ((uint64_t)i, *wordp(att, k * MiB + PG, 0))
+				TH_LOG("cycle %d area %d", i, k);
+			*wordp(att, k * MiB + PG, 0) = i + 1;
+		}
+		ASSERT_EQ(0, munmap(att, RGN));
+		ASSERT_EQ(0, maps_count((unsigned long)att, (unsigned long)att + RGN));
+		ASSERT_FALSE(probe(att + PG, false)) TH_LOG("cycle %d: detached but readable", i);
+	}
+	EXPECT_EQ(fds_before, count_fds());
+	EXPECT_EQ((uint64_t)cycles, pread_word(memfd, 1, 0));
+	close(memfd);
+	close(fd);
+}
+
+TEST_F_TIMEOUT(mshare, attach_twice, 120)
+{
+	int fd = create(_metadata, 2 * RGN, 0);
+	int memfd = memfd_sized("twice", MiB);
+	char *a, *b;
+
+	ASSERT_LE(0, memfd);
+	a = attach(_metadata, fd, 2 * RGN, NULL, RW);
+	b = attach(_metadata, fd, 2 * RGN, NULL, RW);
+	ASSERT_NE(a, b);
+	EXPECT_TRUE(maps_has_exact((unsigned long)a, (unsigned long)a + 2 * RGN));
+	EXPECT_TRUE(maps_has_exact((unsigned long)b, (unsigned long)b + 2 * RGN));
+
+	map_in(_metadata, a + RGN, MiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, b, MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(a + RGN, MiB, PG, 0xA1, 0);
+	fill_pat(b, MiB, PG, 0xB1, 0);
+	EXPECT_EQ(-1, check_pat(b + RGN, MiB, PG, 0xA1, 0));
+	EXPECT_EQ(-1, check_pat(a, MiB, PG, 0xB1, 0));
+	fill_pat(b + RGN, MiB, PG, 0xB2, 1);
+	fill_pat(a, MiB, PG, 0xA2, 1);
+	EXPECT_EQ(-1, check_pat(a + RGN, MiB, PG, 0xB2, 1));
+	EXPECT_EQ(-1, check_pat(b, MiB, PG, 0xA2, 1));
+	EXPECT_EQ(pat(0xB2, 5), pread_word(memfd, 5, 1));
+
+	/* A mapping made through b appears in a; mmap returns b's address. */
+	map_in(_metadata, b + RGN + 4 * MiB, MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(b + RGN + 4 * MiB, MiB, PG, 0xB3, 0);
+	EXPECT_EQ(-1, check_pat(a + RGN + 4 * MiB, MiB, PG, 0xB3, 0));
+
+	/* Detach one; the other still works. */
+	ASSERT_EQ(0, munmap(a, 2 * RGN));
+	EXPECT_FALSE(probe(a, false));
+	EXPECT_FALSE(probe(a + RGN, false));
+	EXPECT_EQ(-1, check_pat(b, MiB, PG, 0xB1, 0));
+	EXPECT_EQ(-1, check_pat(b + RGN, MiB, PG, 0xA1, 0));
+	fill_pat(b + RGN, MiB, PG, 0xB4, 2);
+	EXPECT_EQ(pat(0xB4, 7), pread_word(memfd, 7, 2));
+	EXPECT_EQ(0, munmap(b, 2 * RGN));
+	close(memfd);
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
