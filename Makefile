@@ -19,7 +19,11 @@ TEST_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-I$(TOP)/tests -I$(TOP)/userspace/libmshare/include
 TEST_LDLIBS := -lpthread
 
-.PHONY: all deps kernel kernel-tree tests check run vm-run host-tests clean distclean FORCE
+SAMPLE_SRCS := $(sort $(wildcard samples/mshare/*.c))
+SAMPLE_BINS := $(patsubst samples/mshare/%.c,$(B)/samples/%,$(SAMPLE_SRCS))
+SAMPLE_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -isystem $(B)/hdr/include
+
+.PHONY: all deps kernel kernel-tree tests samples check run vm-run host-tests clean distclean
 
 all: kernel tests
 
@@ -33,12 +37,19 @@ kernel-tree: deps
 kernel: kernel-tree
 	@$(P) kernel-build $(TOP)/harness/kernel-build.sh
 
-$(B)/tests/%: tests/%.c tests/util.h $(B)/bzImage
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/bzImage
 	@mkdir -p $(B)/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDLIBS)
 
+$(B)/samples/%: samples/mshare/%.c $(B)/bzImage
+	@mkdir -p $(B)/samples
+	$(CC) $(SAMPLE_CFLAGS) -o $@ $<
+
 tests: kernel
 	@$(P) tests $(MAKE) -s test-bins
+
+samples: kernel
+	@$(MAKE) -s $(SAMPLE_BINS)
 
 .PHONY: test-bins
 test-bins: $(TEST_BINS)
@@ -50,7 +61,7 @@ host-tests:
 check: tests
 	@$(TOP)/harness/check.sh
 
-run: tests
+run: tests samples
 	@$(TOP)/harness/demo.sh
 
 vm-run: tests
@@ -59,7 +70,7 @@ vm-run: tests
 	@$(TOP)/harness/run-vm.sh --name vm-run $(if $(FILES),--files $(FILES)) $(B)/vm-run.job
 
 clean:
-	rm -rf $(B)/tests $(B)/initramfs $(B)/*.initramfs.gz $(B)/*.log
+	rm -rf $(B)/tests $(B)/samples $(B)/initramfs $(B)/*.initramfs.gz $(B)/*.log
 	-$(MAKE) -s -C $(K) clean 2>/dev/null
 
 distclean:

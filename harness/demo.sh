@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# make run: boot the VM and run the demo.  For now the demo is the page-table
-# yardstick (what N processes pay without sharing); the SGA demo replaces it.
+# make run: boot the mshare kernel and show what N processes save in page
+# tables when they read the same memory through an mshare region instead of
+# an ordinary MAP_SHARED memfd.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
-printf '%s\n' 'echo "== what N processes pay in page tables for one shared mapping, without mshare"' \
-	'/tests/pgtable_baseline 2>&1 | grep -E "PageTables|online CPUs|^ok|^not ok"' > "$B/demo.job"
-exec "$top/harness/phase.sh" demo "$top/harness/run-vm.sh" --name demo "$B/demo.job"
+N=${DEMO_N:-1 8 32}
+cat > "$B/demo.job" <<JOB
+echo "== mshare demo: one region attached by N processes, against a MAP_SHARED memfd"
+/files/pt-savings -s ${DEMO_MIB:-256} $N
+JOB
+exec "$top/harness/phase.sh" demo "$top/harness/run-vm.sh" --name demo --files "$B/samples" "$B/demo.job"
