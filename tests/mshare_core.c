@@ -19,6 +19,8 @@
  *    may detach
  *  - TLB coherence when a mapping is replaced under a spinning sharer
  *  - every refusal's errno, and 1000 refusals leak nothing
+ *  - a shared futex in the region's private anonymous, shared anonymous and
+ *    memfd memory wakes a waiter attached at another address
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
+#include <linux/futex.h>
 #include "kselftest_harness.h"
 #include "mshare_util.h"
 
@@ -1490,6 +1493,100 @@ TEST_F_TIMEOUT(mshare, attach_twice, 120)
 	fill_pat(b + RGN, MiB, PG, 0xB4, 2);
 	EXPECT_EQ(pat(0xB4, 7), pread_word(memfd, 7, 2));
 	EXPECT_EQ(0, munmap(b, 2 * RGN));
+	close(memfd);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+
+static long sys_futex(uint32_t *uaddr, int op, uint32_t val)
+{
+	return syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
+}
+
+/* Is @pid asleep (state S) in the kernel? */
+static bool task_sleeping(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+/*
+ * A process-shared futex in region memory: the waiter is attached at one
+ * address, the waker at another.  The waiter must be asleep in FUTEX_WAIT
+ * before the wake, and FUTEX_WAKE must find it: the futex key of a region
+ * page is the region's, not each sharer's (mm, address).
+ */
+TEST_F_TIMEOUT(mshare, futex_across_sharers, 120)
+{
+	int fd = create(_metadata, RGN, 0), memfd = memfd_sized("futex", 2 * MiB);
+	char *att = attach(_metadata, fd, RGN, NULL, RW);
+	static const char * const kind[] = { "private anon", "shared anon", "memfd" };
+
+	ASSERT_LE(0, memfd);
+	map_in(_metadata, att, 2 * MiB, RW,
+	       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, att + 2 * MiB, 2 * MiB, RW,
+	       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, att + 4 * MiB, 2 * MiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+
+	for (int k = 0; k < 3; k++) {
+		size_t off = k * 2 * MiB + 5 * PG + 64;
+		uint32_t *f = (uint32_t *)(att + off);
+		int status = 0, i;
+		long woken;
+		pid_t pid, r = 0;
+
+		*f = 0;
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			char *b = ms_attach(fd, RGN, ADDR_D, RW, MAP_FIXED_NOREPLACE);
+			uint32_t *g;
+
+			if (!b)
+				_exit(2);
+			g = (uint32_t *)(b + off);
+			while (__atomic_load_n(g, __ATOMIC_ACQUIRE) == 0)
+				sys_futex(g, FUTEX_WAIT, 0);
+			_exit(0);
+		}
+		/* Wait until the child sleeps in FUTEX_WAIT (at most 20 s). */
+		for (i = 0; i < 2000 && !task_sleeping(pid); i++)
+			sleep_ms(10);
+		ASSERT_LT(i, 2000) TH_LOG("%s: the waiter never slept", kind[k]);
+		sleep_ms(100);
+		__atomic_store_n(f, 1, __ATOMIC_RELEASE);
+		woken = sys_futex(f, FUTEX_WAKE, 1);
+		for (i = 0; i < 50 && r == 0; i++) {
+			r = waitpid(pid, &status, WNOHANG);
+			if (!r)
+				sleep_ms(100);
+		}
+		TH_LOG("%s: FUTEX_WAKE woke %ld; the waiter %s", kind[k], woken,
+		       r == pid ? "exited" : "is STUCK");
+		if (r != pid) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+		}
+		EXPECT_EQ(1, woken);
+		EXPECT_EQ(pid, r);
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	munmap(att, RGN);
 	close(memfd);
 	close(fd);
 }

@@ -6,6 +6,7 @@
 #ifndef _LINUX_MSHARE_H
 #define _LINUX_MSHARE_H
 
+#include <linux/jump_label.h>
 #include <linux/mm_types.h>
 #include <linux/sched/coredump.h>
 
@@ -30,6 +31,25 @@ bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 			vm_flags_t vm_flags, unsigned long pgoff,
 			unsigned long *ret);
 void mshare_flush_tlb(struct mm_struct *mm);
+
+/* Set once the first region is created; gates the futex lookup. */
+DECLARE_STATIC_KEY_FALSE(mshare_in_use);
+struct mm_struct *__mshare_futex_mm(struct mm_struct *mm,
+				    unsigned long *address);
+
+/*
+ * A shared futex on an anonymous page is keyed by (mm, address).  Inside an
+ * attachment that must be the region's mm and address, which every sharer
+ * has in common.  Returns that mm, with a reference to drop with mmdrop(),
+ * and translates *@address; or NULL if @address is in no attachment.
+ */
+static inline struct mm_struct *mshare_futex_mm(struct mm_struct *mm,
+						unsigned long *address)
+{
+	if (!static_branch_unlikely(&mshare_in_use))
+		return NULL;
+	return __mshare_futex_mm(mm, address);
+}
 
 #else /* !CONFIG_MSHARE */
 
@@ -62,6 +82,12 @@ static inline bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 
 static inline void mshare_flush_tlb(struct mm_struct *mm)
 {
+}
+
+static inline struct mm_struct *mshare_futex_mm(struct mm_struct *mm,
+						unsigned long *address)
+{
+	return NULL;
 }
 
 #endif /* CONFIG_MSHARE */

@@ -7,6 +7,7 @@
 #include <linux/mm.h>
 #include <linux/mman.h>
 #include <linux/pgtable.h>
+#include <linux/sched/mm.h>
 #include <asm/tlb.h>
 #include <asm/tlbflush.h>
 #include "../internal.h"
@@ -206,6 +207,23 @@ void mshare_unmap_vma(struct mmu_gather *tlb, struct vm_area_struct *vma,
 void mshare_flush_tlb(struct mm_struct *mm)
 {
 	flush_tlb_all();
+}
+
+struct mm_struct *__mshare_futex_mm(struct mm_struct *mm,
+				    unsigned long *address)
+{
+	struct mm_struct *rmm = NULL;
+	struct vm_area_struct *vma;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, *address);
+	if (vma && vma_is_mshare(vma)) {
+		rmm = mshare_vma_region(vma)->mm;
+		mmgrab(rmm);
+		*address = mshare_region_addr(vma, *address);
+	}
+	mmap_read_unlock(mm);
+	return rmm;
 }
 
 /* Populate [start, end) of the region, as MAP_POPULATE or mlock would. */

@@ -20,6 +20,8 @@
 
 static struct vfsmount *mshare_mnt __ro_after_init;
 
+DEFINE_STATIC_KEY_FALSE(mshare_in_use);
+
 /*
  * Region mmap_locks nest inside process mmap_locks (a fault on an
  * attachment takes the process's lock, then the region's); a class of their
@@ -232,6 +234,7 @@ SYSCALL_DEFINE2(mshare_create, size_t, size, unsigned int, flags)
 	if (!size || !IS_ALIGNED(size, PUD_SIZE) || size > MSHARE_MAX_SIZE)
 		return -EINVAL;
 
+	static_branch_enable(&mshare_in_use);
 	fd = get_unused_fd_flags(O_RDWR |
 				 ((flags & MSHARE_CLOEXEC) ? O_CLOEXEC : 0));
 	if (fd < 0)
