@@ -1,8 +1,8 @@
 #!/bin/busybox sh
 # /init of the test guest.  Mounts what the tests need, runs /job.sh (put in
-# the initramfs by the host for each run), copies its output both to the
-# console (ttyS0, next to the kernel log) and to ttyS1 (the clean channel the
-# host parses), then powers off.
+# the initramfs by the host for each run) with its output on ttyS1, the
+# clean channel the host parses, apart from the kernel log on the console
+# (ttyS0), then powers off.
 /bin/busybox --install -s /bin
 export PATH=/bin:/sbin:/usr/bin:/tests
 mkdir -p /proc /sys /dev /tmp /run /mnt
@@ -28,6 +28,6 @@ out=/dev/ttyS1
 	echo "### GUEST hugepages=$(cat /proc/sys/vm/nr_hugepages)"
 	sh /job.sh
 	echo "### JOB-EXIT $?"
-} 2>&1 | tee $out
+} > $out 2>&1
 sync
 poweroff -f

@@ -19,6 +19,8 @@
  *    may detach
  *  - TLB coherence when a mapping is replaced under a spinning sharer
  *  - every refusal's errno, and 1000 refusals leak nothing
+ *  - munmap(), mprotect() and madvise() inside an attachment act on the
+ *    region, seen by a sharer attached before the call
  *  - a shared futex in the region's private anonymous, shared anonymous and
  *    memfd memory wakes a waiter attached at another address
  */
@@ -1251,30 +1253,33 @@ TEST_F(mshare, attachment_op_refusals)
 	map_in(_metadata, att + 4 * MiB, MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
 	fill_pat(att + 4 * MiB, MiB, PG, 0x92, 0);
 
-	/* Partial munmap. */
-	EXPECT_ERRNO(EINVAL, munmap(att, PG));
-	EXPECT_ERRNO(EINVAL, munmap(att, RGN));
-	EXPECT_ERRNO(EINVAL, munmap(att + RGN, RGN));
-	EXPECT_ERRNO(EINVAL, munmap(att + 4 * MiB, PG));
-	EXPECT_ERRNO(EINVAL, munmap(att + 4 * MiB, MiB));
+	/*
+	 * munmap() of a range that straddles an edge of the attachment.
+	 * (Ranges strictly inside act on the region: ops_inside_*.)
+	 */
 	EXPECT_ERRNO(EINVAL, munmap(att - PG, 2 * PG));
 	EXPECT_ERRNO(EINVAL, munmap(att + 2 * RGN - PG, 2 * PG));
+	EXPECT_ERRNO(EINVAL, munmap(att - RGN, 2 * RGN));
 
-	/* mprotect. */
+	/* mprotect of the attachment itself, or across its edge. */
 	EXPECT_ERRNO(EINVAL, mprotect(att, 2 * RGN, PROT_READ));
 	EXPECT_ERRNO(EINVAL, mprotect(att, 2 * RGN, PROT_NONE));
-	EXPECT_ERRNO(EINVAL, mprotect(att + 4 * MiB, PG, PROT_READ));
-	EXPECT_ERRNO(EINVAL, mprotect(att + 4 * MiB, MiB, PROT_READ | PROT_WRITE | PROT_EXEC));
+	EXPECT_ERRNO(EINVAL, mprotect(att - PG, 2 * PG, PROT_READ));
+	EXPECT_ERRNO(EINVAL, mprotect(att + 2 * RGN - PG, 2 * PG, PROT_READ));
 
-	/* madvise. */
+	/* madvise of the attachment itself, or across its edge. */
 	for (unsigned int i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
 		errno = 0;
 		EXPECT_EQ(-1, madvise(att, 2 * RGN, advice[i])) TH_LOG("madvise(whole, %d) succeeded", advice[i]);
 		EXPECT_EQ(EINVAL, errno) TH_LOG("madvise(whole, %d): %s", advice[i], strerror(errno));
 		errno = 0;
-		EXPECT_EQ(-1, madvise(att + 4 * MiB, MiB, advice[i])) TH_LOG("madvise(part, %d) succeeded", advice[i]);
-		EXPECT_EQ(EINVAL, errno) TH_LOG("madvise(part, %d): %s", advice[i], strerror(errno));
+		EXPECT_EQ(-1, madvise(att - PG, 2 * PG, advice[i])) TH_LOG("madvise(edge, %d) succeeded", advice[i]);
+		EXPECT_EQ(EINVAL, errno) TH_LOG("madvise(edge, %d): %s", advice[i], strerror(errno));
 	}
+	/* Advice a region does not take, inside: refused. */
+	EXPECT_ERRNO(EINVAL, madvise(att + 4 * MiB, MiB, MADV_MERGEABLE));
+	EXPECT_ERRNO(EINVAL, madvise(att + 4 * MiB, MiB, MADV_DONTFORK));
+	EXPECT_ERRNO(EINVAL, madvise(att + 4 * MiB, MiB, MADV_WIPEONFORK));
 
 	/* mremap. */
 	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, 4 * RGN, MREMAP_MAYMOVE));
@@ -1330,7 +1335,7 @@ static bool refuse_one(int k, int fd, int fd2, int memfd, char *att, char *ro)
 		want = EEXIST;
 		p = mmap(att, PG, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, memfd, 0);
 		break;
-	case 13: r = munmap(att, PG); break;
+	case 13: r = munmap(att - PG, 2 * PG); break;
 	case 14: r = mprotect(att, RGN, PROT_READ); break;
 	case 15: r = madvise(att, RGN, MADV_DONTNEED); break;
 	default: p = mremap(att, RGN, 2 * RGN, MREMAP_MAYMOVE); break;
@@ -1496,6 +1501,138 @@ TEST_F_TIMEOUT(mshare, attach_twice, 120)
 	close(memfd);
 	close(fd);
 }
+
+/* ------------------------------------------------------------------------ */
+
+/*
+ * A sharer attached at ADDR_D before each step, serving the parent's
+ * questions over @sock: 'r'/'w' + offset probe a read/write and answer
+ * 1 (done) or 0 (SIGSEGV); 'v' + offset answers the first word there.
+ */
+static void oi_sharer(int sock, int fd)
+{
+	char *b = ms_attach(fd, RGN, ADDR_D, RW, MAP_FIXED_NOREPLACE);
+	struct { char op; size_t off; } q;
+
+	CHILD_CHECK(b);
+	CHILD_CHECK(sock_send(sock, 'k') == 0);
+	while (read(sock, &q, sizeof(q)) == sizeof(q)) {
+		uint64_t v = 0;
+
+		if (q.op == 'r' || q.op == 'w')
+			v = probe(b + q.off, q.op == 'w');
+		else if (q.op == 'v')
+			v = *wordp(b, q.off, 0);
+		CHILD_CHECK(write(sock, &v, sizeof(v)) == sizeof(v));
+	}
+	_exit(0);
+}
+
+static uint64_t oi_ask(int sock, char op, size_t off)
+{
+	struct { char op; size_t off; } q = { op, off };
+	uint64_t v = ~0ULL;
+
+	if (write(sock, &q, sizeof(q)) != sizeof(q) ||
+	    read(sock, &v, sizeof(v)) != sizeof(v))
+		return ~0ULL;
+	return v;
+}
+
+/*
+ * munmap(), mprotect() and madvise() strictly inside an attachment act on
+ * the region: a sharer attached before the call sees each effect.
+ */
+TEST_F_TIMEOUT(mshare, ops_inside_act_on_region, 120)
+{
+	int fd = create(_metadata, RGN, 0), memfd = memfd_pat(_metadata, 4 * MiB, 0xa1);
+	char *att = attach(_metadata, fd, RGN, NULL, RW), *ro;
+	int sv[2];
+	pid_t pid;
+
+	map_in(_metadata, att, 4 * MiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + 4 * MiB, 4 * MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, att + 8 * MiB, 4 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(att + 4 * MiB, 8 * MiB, PG, 0xa2, 0);
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(sv[0]);
+		oi_sharer(sv[1], fd);
+	}
+	close(sv[1]);
+	ASSERT_EQ('k', sock_recv(sv[0]));
+	ASSERT_EQ(pat(0xa1, 0), oi_ask(sv[0], 'v', 0));
+	ASSERT_EQ(pat(0xa2, 0), oi_ask(sv[0], 'v', 4 * MiB));
+	ASSERT_EQ(1, oi_ask(sv[0], 'w', 4 * MiB));
+
+	/* mprotect: one call makes it read-only for every sharer, and back. */
+	ASSERT_EQ(0, mprotect(att, 2 * MiB, PROT_READ));
+	EXPECT_EQ(0, oi_ask(sv[0], 'w', 0));
+	EXPECT_EQ(0, oi_ask(sv[0], 'w', 2 * MiB - PG));
+	EXPECT_EQ(1, oi_ask(sv[0], 'r', 0));
+	EXPECT_EQ(1, oi_ask(sv[0], 'w', 2 * MiB));
+	EXPECT_FALSE(probe(att, true));
+	ASSERT_EQ(0, mprotect(att, 2 * MiB, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(1, oi_ask(sv[0], 'w', 0));
+	ASSERT_EQ(0, mprotect(att + 4 * MiB, PG, PROT_NONE));
+	EXPECT_EQ(0, oi_ask(sv[0], 'r', 4 * MiB));
+	ASSERT_EQ(0, mprotect(att + 4 * MiB, PG, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(pat(0xa2, 0), oi_ask(sv[0], 'v', 4 * MiB));
+
+	/* MADV_DONTNEED on private anonymous memory: zeroes for everyone. */
+	ASSERT_EQ(0, madvise(att + 4 * MiB, MiB, MADV_DONTNEED));
+	EXPECT_EQ(0, oi_ask(sv[0], 'v', 4 * MiB));
+	EXPECT_EQ(0, oi_ask(sv[0], 'v', 5 * MiB - PG));
+	EXPECT_EQ(pat(0xa2, MiB / PG), oi_ask(sv[0], 'v', 5 * MiB));
+	/* ... and on the memfd: the file's data comes back. */
+	*wordp(att, 0, 0) = 0x5555;
+	ASSERT_EQ(0, madvise(att, PG, MADV_DONTNEED));
+	EXPECT_EQ(0x5555, oi_ask(sv[0], 'v', 0));
+	/* MADV_REMOVE on shared anonymous memory frees the page: zeroes. */
+	ASSERT_EQ(0, madvise(att + 8 * MiB, PG, MADV_REMOVE));
+	EXPECT_EQ(0, oi_ask(sv[0], 'v', 8 * MiB));
+	EXPECT_EQ(pat(0xa2, (4 * MiB + PG) / PG), oi_ask(sv[0], 'v', 8 * MiB + PG));
+	/* Hints are taken. */
+	EXPECT_EQ(0, madvise(att + 4 * MiB, 4 * MiB, MADV_WILLNEED));
+	EXPECT_EQ(0, madvise(att + 4 * MiB, 4 * MiB, MADV_COLD));
+	EXPECT_EQ(0, madvise(att + 4 * MiB, 4 * MiB, MADV_POPULATE_WRITE));
+
+	/* Holes in the region behave as holes in an address space. */
+	EXPECT_ERRNO(ENOMEM, mprotect(att + 64 * MiB, PG, PROT_READ));
+	EXPECT_ERRNO(ENOMEM, madvise(att + 64 * MiB, PG, MADV_DONTNEED));
+	EXPECT_EQ(0, munmap(att + 64 * MiB, PG));
+
+	/* munmap: gone for every sharer, and the space can be reused. */
+	ASSERT_EQ(0, munmap(att + 4 * MiB, 4 * MiB));
+	EXPECT_EQ(0, oi_ask(sv[0], 'r', 4 * MiB));
+	EXPECT_EQ(0, oi_ask(sv[0], 'r', 8 * MiB - PG));
+	EXPECT_EQ(1, oi_ask(sv[0], 'r', 8 * MiB));
+	EXPECT_FALSE(probe(att + 4 * MiB, false));
+	map_in(_metadata, att + 4 * MiB, PG, RW,
+	       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1);
+	EXPECT_EQ(0, oi_ask(sv[0], 'v', 4 * MiB));
+	EXPECT_TRUE(maps_has_exact((unsigned long)att, (unsigned long)att + RGN));
+
+	/* Through a read-only attachment only hints are allowed. */
+	ro = attach(_metadata, fd, RGN, ADDR_C, PROT_READ);
+	EXPECT_ERRNO(EACCES, munmap(ro, PG));
+	EXPECT_ERRNO(EACCES, mprotect(ro, PG, PROT_READ));
+	EXPECT_ERRNO(EACCES, madvise(ro, PG, MADV_DONTNEED));
+	EXPECT_ERRNO(EINVAL, madvise(ro, PG, MADV_MERGEABLE));
+	EXPECT_EQ(0, madvise(ro, PG, MADV_WILLNEED));
+	EXPECT_EQ(0x5555, *wordp(ro, 0, 0));
+	EXPECT_EQ(0, munmap(ro, RGN));
+
+	close(sv[0]);
+	EXPECT_TRUE(child_ok(pid, "sharer"));
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(fd);
+}
+
 
 /* ------------------------------------------------------------------------ */
 

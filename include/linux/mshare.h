@@ -25,17 +25,74 @@ vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
 			unsigned int flags, struct pt_regs *regs);
 void mshare_unmap_vma(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		      unsigned long start, unsigned long end);
-bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
-			unsigned long addr, unsigned long len,
-			unsigned long prot, unsigned long flags,
-			vm_flags_t vm_flags, unsigned long pgoff,
-			unsigned long *ret);
+bool __mshare_mmap_inside(struct mm_struct *mm, struct file *file,
+			  unsigned long addr, unsigned long len,
+			  unsigned long prot, unsigned long flags,
+			  vm_flags_t vm_flags, unsigned long pgoff,
+			  unsigned long *ret);
+bool __mshare_munmap_inside(struct mm_struct *mm, unsigned long start,
+			    size_t len, int *ret);
+bool __mshare_mprotect_inside(struct mm_struct *mm, unsigned long start,
+			      size_t len, unsigned long prot, int pkey,
+			      int *ret);
+bool __mshare_madvise_inside(struct mm_struct *mm, unsigned long start,
+			     size_t len, int behavior, int *ret);
 void mshare_flush_tlb(struct mm_struct *mm);
 
 /* Set once the first region is created; gates the futex lookup. */
 DECLARE_STATIC_KEY_FALSE(mshare_in_use);
 struct mm_struct *__mshare_futex_mm(struct mm_struct *mm,
 				    unsigned long *address);
+
+/*
+ * A fixed mmap() whose range meets an attachment: made in the region if it
+ * lies inside the attachment (returns true with the result in *@ret).
+ */
+static inline bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
+				      unsigned long addr, unsigned long len,
+				      unsigned long prot, unsigned long flags,
+				      vm_flags_t vm_flags, unsigned long pgoff,
+				      unsigned long *ret)
+{
+	if (!static_branch_unlikely(&mshare_in_use))
+		return false;
+	return __mshare_mmap_inside(mm, file, addr, len, prot, flags, vm_flags,
+				    pgoff, ret);
+}
+
+/*
+ * munmap(), mprotect() and madvise() of a range strictly inside an
+ * attachment act on the region: they return true with the result in *@ret.
+ * A range that partly covers an attachment gets -EINVAL.  Otherwise they
+ * return false and the caller goes on as usual.
+ */
+static inline bool mshare_munmap_inside(struct mm_struct *mm,
+					unsigned long start, size_t len,
+					int *ret)
+{
+	if (!static_branch_unlikely(&mshare_in_use))
+		return false;
+	return __mshare_munmap_inside(mm, start, len, ret);
+}
+
+static inline bool mshare_mprotect_inside(struct mm_struct *mm,
+					  unsigned long start, size_t len,
+					  unsigned long prot, int pkey,
+					  int *ret)
+{
+	if (!static_branch_unlikely(&mshare_in_use))
+		return false;
+	return __mshare_mprotect_inside(mm, start, len, prot, pkey, ret);
+}
+
+static inline bool mshare_madvise_inside(struct mm_struct *mm,
+					 unsigned long start, size_t len,
+					 int behavior, int *ret)
+{
+	if (!static_branch_unlikely(&mshare_in_use))
+		return false;
+	return __mshare_madvise_inside(mm, start, len, behavior, ret);
+}
 
 /*
  * A shared futex on an anonymous page is keyed by (mm, address).  Inside an
@@ -88,6 +145,28 @@ static inline struct mm_struct *mshare_futex_mm(struct mm_struct *mm,
 						unsigned long *address)
 {
 	return NULL;
+}
+
+static inline bool mshare_munmap_inside(struct mm_struct *mm,
+					unsigned long start, size_t len,
+					int *ret)
+{
+	return false;
+}
+
+static inline bool mshare_mprotect_inside(struct mm_struct *mm,
+					  unsigned long start, size_t len,
+					  unsigned long prot, int pkey,
+					  int *ret)
+{
+	return false;
+}
+
+static inline bool mshare_madvise_inside(struct mm_struct *mm,
+					 unsigned long start, size_t len,
+					 int behavior, int *ret)
+{
+	return false;
 }
 
 #endif /* CONFIG_MSHARE */

@@ -249,11 +249,11 @@ static void mshare_populate(struct mm_struct *rmm, unsigned long start,
  * the mapping in the region, and return true with the result in *@ret.
  * The caller holds @mm's mmap_lock for writing.
  */
-bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
-			unsigned long addr, unsigned long len,
-			unsigned long prot, unsigned long flags,
-			vm_flags_t vm_flags, unsigned long pgoff,
-			unsigned long *ret)
+bool __mshare_mmap_inside(struct mm_struct *mm, struct file *file,
+			  unsigned long addr, unsigned long len,
+			  unsigned long prot, unsigned long flags,
+			  vm_flags_t vm_flags, unsigned long pgoff,
+			  unsigned long *ret)
 {
 	struct vm_area_struct *vma;
 	struct mshare_region *r;

@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * mshare: munmap(), mprotect() and madvise() at addresses inside an
+ * attachment act on the region, so that every sharer sees the result.
+ *
+ * The rule for a range [start, end) of a process:
+ *  - strictly inside one attachment (and not all of it): act on the region,
+ *    at the corresponding region addresses;
+ *  - partly covering an attachment: -EINVAL;
+ *  - all of an attachment, or anything else: the ordinary path (munmap()
+ *    detaches; mprotect() and madvise() of an attachment are refused there).
+ *
+ * Changing the region needs a writable attachment of a writable fd
+ * (-EACCES otherwise), except for advice that only reads or hints.
+ */
+#include <linux/file.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include "../internal.h"
+#include "mshare.h"
+
+/* What a routed operation needs once the process's lock is dropped. */
+struct mshare_target {
+	struct file *file;		/* holds the region */
+	struct mm_struct *rmm;
+	unsigned long raddr;
+};
+
+/*
+ * Look for the attachment that [start, start + len) of @mm lies in.  The
+ * caller holds @mm's mmap_lock.  Returns 1 with *@vmap set if the range is
+ * strictly inside one, 0 if the operation is not for mshare, or -EINVAL.
+ */
+static int mshare_find_inside(struct mm_struct *mm, unsigned long start,
+			      size_t len, struct vm_area_struct **vmap)
+{
+	unsigned long end = start + len;
+	struct vma_iterator vmi;
+	struct vm_area_struct *vma;
+
+	vma_iter_init(&vmi, mm, start);
+	if (!len || end < start)
+		return 0;
+	for_each_vma_range(vmi, vma, end) {
+		if (!vma_is_mshare(vma))
+			continue;
+		if (start <= vma->vm_start && end >= vma->vm_end)
+			return 0;	/* all of it: not inside */
+		if (start < vma->vm_start || end > vma->vm_end)
+			return -EINVAL;
+		*vmap = vma;
+		return 1;
+	}
+	return 0;
+}
+
+static bool mshare_may_change(struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & VM_WRITE) && (vma->vm_file->f_mode & FMODE_WRITE);
+}
+
+/*
+ * Find and pin the target of an operation on [start, start + len) of @mm,
+ * taking and dropping @mm's mmap_lock for reading.  Same returns as
+ * mshare_find_inside(), or -EACCES if @change and the attachment may not
+ * change the region.
+ */
+static int mshare_get_target(struct mm_struct *mm, unsigned long start,
+			     size_t len, bool change, struct mshare_target *t)
+{
+	struct vm_area_struct *vma;
+	int ret;
+
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	ret = mshare_find_inside(mm, start, len, &vma);
+	if (ret == 1 && change && !mshare_may_change(vma))
+		ret = -EACCES;
+	if (ret == 1) {
+		t->file = get_file(vma->vm_file);
+		t->rmm = mshare_vma_region(vma)->mm;
+		t->raddr = mshare_region_addr(vma, start);
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
+/* munmap(): the caller holds @mm's mmap_lock for writing. */
+bool __mshare_munmap_inside(struct mm_struct *mm, unsigned long start,
+			    size_t len, int *ret)
+{
+	struct vm_area_struct *vma;
+	struct mm_struct *rmm;
+	int found;
+
+	if (offset_in_page(start))
+		return false;
+	len = PAGE_ALIGN(len);
+	found = mshare_find_inside(mm, start, len, &vma);
+	if (found <= 0) {
+		*ret = found;
+		return found < 0;
+	}
+	if (!mshare_may_change(vma)) {
+		*ret = -EACCES;
+		return true;
+	}
+	rmm = mshare_vma_region(vma)->mm;
+	/* Process mmap_lock, then the region's: the usual order. */
+	if (mmap_write_lock_killable(rmm)) {
+		*ret = -EINTR;
+		return true;
+	}
+	*ret = do_munmap(rmm, mshare_region_addr(vma, start), len, NULL);
+	mmap_write_unlock(rmm);
+	return true;
+}
+
+bool __mshare_mprotect_inside(struct mm_struct *mm, unsigned long start,
+			      size_t len, unsigned long prot, int pkey,
+			      int *ret)
+{
+	struct mshare_target t;
+	int found;
+
+	if (offset_in_page(start))
+		return false;
+	found = mshare_get_target(mm, start, PAGE_ALIGN(len), true, &t);
+	if (found <= 0) {
+		*ret = found;
+		return found < 0;
+	}
+	/* Protection keys are per process; a region has none. */
+	if (pkey != -1)
+		*ret = -EINVAL;
+	else
+		*ret = do_mprotect_pkey_mm(t.rmm, t.raddr, len, prot, -1);
+	fput(t.file);
+	return true;
+}
+
+/* Advice that a region takes, and whether it may come from a reader. */
+static int mshare_advice_ok(int behavior)
+{
+	switch (behavior) {
+	case MADV_WILLNEED:
+	case MADV_POPULATE_READ:
+		return 1;	/* hints, allowed read-only */
+	case MADV_NORMAL:
+	case MADV_RANDOM:
+	case MADV_SEQUENTIAL:
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
+	case MADV_FREE:
+	case MADV_REMOVE:
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+	case MADV_POPULATE_WRITE:
+	case MADV_HUGEPAGE:
+	case MADV_NOHUGEPAGE:
+	case MADV_DONTDUMP:
+	case MADV_DODUMP:
+		return 2;	/* change the region for every sharer */
+	default:
+		return 0;	/* KSM, fork advice, collapse, ...: refused */
+	}
+}
+
+bool __mshare_madvise_inside(struct mm_struct *mm, unsigned long start,
+			     size_t len, int behavior, int *ret)
+{
+	int ok = mshare_advice_ok(behavior);
+	struct mshare_target t;
+	int found;
+
+	found = mshare_get_target(mm, start, len, ok == 2, &t);
+	if (found <= 0) {
+		*ret = found;
+		return found < 0;
+	}
+	if (!ok)
+		*ret = -EINVAL;
+	else
+		*ret = do_madvise(t.rmm, t.raddr, len, behavior);
+	fput(t.file);
+	return true;
+}
