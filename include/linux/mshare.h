@@ -108,6 +108,34 @@ static inline struct mm_struct *mshare_futex_mm(struct mm_struct *mm,
 	return __mshare_futex_mm(mm, address);
 }
 
+/*
+ * Between the region core (mm/mshare) and msharefs (fs/msharefs), which
+ * gives regions their inodes, names and file operations.
+ */
+struct mshare_region;
+struct mshare_create;
+struct mshare_stat;
+struct seq_buf;
+
+struct mshare_region *mshare_region_alloc(void);
+void mshare_region_free(struct mshare_region *r);
+int mshare_region_set_size(struct mshare_region *r, loff_t size);
+unsigned long mshare_region_size(struct mshare_region *r);
+int mshare_region_mmap(struct file *file, struct vm_area_struct *vma);
+unsigned long mshare_get_unmapped_area(struct file *file, unsigned long addr,
+				       unsigned long len, unsigned long pgoff,
+				       unsigned long flags);
+long mshare_region_create_mapping(struct mshare_region *r,
+				  const struct mshare_create *mc);
+long mshare_region_unmap(struct mshare_region *r, u64 offset, u64 size);
+void mshare_region_stat(struct mshare_region *r, struct mshare_stat *st);
+void mshare_region_show(struct mshare_region *r, struct seq_buf *s);
+
+/* fs/msharefs */
+bool is_mshare_file(struct file *file);
+struct mshare_region *mshare_file_region(struct file *file);
+struct file *msharefs_create_unnamed(unsigned long size, int flags);
+
 #else /* !CONFIG_MSHARE */
 
 static inline bool mm_is_mshare(const struct mm_struct *mm)

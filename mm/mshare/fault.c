@@ -227,8 +227,8 @@ struct mm_struct *__mshare_futex_mm(struct mm_struct *mm,
 }
 
 /* Populate [start, end) of the region, as MAP_POPULATE or mlock would. */
-static void mshare_populate(struct mm_struct *rmm, unsigned long start,
-			    unsigned long end)
+void mshare_populate(struct mm_struct *rmm, unsigned long start,
+		     unsigned long end)
 {
 	struct vma_iterator vmi;
 	struct vm_area_struct *vma;

@@ -29,20 +29,17 @@
 
 struct mshare_region {
 	struct mm_struct *mm;		/* the region's address space */
-	unsigned long size;		/* bytes, a multiple of PUD_SIZE */
+	unsigned long size;		/* bytes, a multiple of PUD_SIZE; 0 until set */
 	atomic_t nr_attach;		/* attachment VMAs, in all processes */
 };
 
-static inline struct mshare_region *mshare_file_region(struct file *file)
-{
-	return file_inode(file)->i_private;
-}
+void mshare_populate(struct mm_struct *rmm, unsigned long start,
+		     unsigned long end);
 
-bool is_mshare_file(struct file *file);
-
+/* An attachment's region: msharefs keeps it in the region inode. */
 static inline struct mshare_region *mshare_vma_region(struct vm_area_struct *vma)
 {
-	return mshare_file_region(vma->vm_file);
+	return file_inode(vma->vm_file)->i_private;
 }
 
 /* The region address that @addr in attachment @vma stands for. */

@@ -1,26 +1,25 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mshare regions: mshare_create(), the region file, attaching and detaching.
+ * mshare regions: the region mm, its size, attaching, and building it
+ * without attaching (the msharefs ioctls).  Names, inodes and file
+ * operations are msharefs's (fs/msharefs).
  *
  * A region's lifetime is its inode's: every fd, every attachment (through
- * vma->vm_file) and, with msharefs, every name holds the inode, and the
- * region is torn down when the inode is evicted.
+ * vma->vm_file) and every msharefs name holds the inode, and msharefs frees
+ * the region when the inode is evicted.
  */
-#include <linux/fs.h>
 #include <linux/file.h>
+#include <linux/hugetlb.h>
 #include <linux/mman.h>
-#include <linux/mount.h>
-#include <linux/pagemap.h>
-#include <linux/pseudo_fs.h>
 #include <linux/sched/mm.h>
+#include <linux/security.h>
+#include <linux/seq_buf.h>
 #include <linux/slab.h>
 #include <linux/syscalls.h>
 #include <uapi/linux/mshare.h>
+#include <uapi/linux/msharefs.h>
+#include "../internal.h"
 #include "mshare.h"
-
-static struct vfsmount *mshare_mnt __ro_after_init;
-
-DEFINE_STATIC_KEY_FALSE(mshare_in_use);
 
 /*
  * Region mmap_locks nest inside process mmap_locks (a fault on an
@@ -29,14 +28,9 @@ DEFINE_STATIC_KEY_FALSE(mshare_in_use);
  */
 static struct lock_class_key mshare_mmap_lock_key;
 
-static const struct file_operations mshare_fops;
+DEFINE_STATIC_KEY_FALSE(mshare_in_use);
 
-bool is_mshare_file(struct file *file)
-{
-	return file->f_op == &mshare_fops;
-}
-
-static struct mshare_region *mshare_region_alloc(unsigned long size)
+struct mshare_region *mshare_region_alloc(void)
 {
 	struct mshare_region *r;
 	struct mm_struct *mm;
@@ -58,11 +52,11 @@ static struct mshare_region *mshare_region_alloc(unsigned long size)
 	mm->mmap_base = MSHARE_BASE;
 	set_bit(MMF_MSHARE, &mm->flags);
 	r->mm = mm;
-	r->size = size;
+	static_branch_enable(&mshare_in_use);
 	return r;
 }
 
-static void mshare_region_free(struct mshare_region *r)
+void mshare_region_free(struct mshare_region *r)
 {
 	if (WARN_ON_ONCE(atomic_read(&r->nr_attach)))
 		return;		/* leak rather than free tables still linked */
@@ -74,6 +68,35 @@ static void mshare_region_free(struct mshare_region *r)
 	clear_bit(MMF_MSHARE, &r->mm->flags);
 	mmput(r->mm);
 	kfree(r);
+}
+
+static bool mshare_size_ok(loff_t size)
+{
+	return size > 0 && IS_ALIGNED(size, PUD_SIZE) && size <= MSHARE_MAX_SIZE;
+}
+
+/*
+ * The size is set once: at creation, or by the first ftruncate() or
+ * fallocate() of a region created by name.  Setting it again to the same
+ * value is a no-op.  The caller holds the inode lock.
+ */
+int mshare_region_set_size(struct mshare_region *r, loff_t size)
+{
+	unsigned long cur = READ_ONCE(r->size);
+
+	if (cur)
+		return size == cur ? 0 : -EBUSY;
+	if (!size)
+		return 0;
+	if (!mshare_size_ok(size))
+		return -EINVAL;
+	WRITE_ONCE(r->size, size);
+	return 0;
+}
+
+unsigned long mshare_region_size(struct mshare_region *r)
+{
+	return READ_ONCE(r->size);
 }
 
 /* vm_ops of an attachment (a VMA of the attaching process) */
@@ -101,27 +124,22 @@ static vm_fault_t mshare_vm_fault(struct vm_fault *vmf)
 	return VM_FAULT_SIGBUS;
 }
 
-static const char *mshare_vm_name(struct vm_area_struct *vma)
-{
-	return "[mshare]";
-}
-
 static const struct vm_operations_struct mshare_vm_ops = {
 	.open = mshare_vm_open,
 	.close = mshare_vm_close,
 	.may_split = mshare_vm_may_split,
 	.fault = mshare_vm_fault,
-	.name = mshare_vm_name,
 };
 
 /* Attach: mmap() of the whole region, MAP_SHARED, at a PUD-aligned address. */
-static int mshare_file_mmap(struct file *file, struct vm_area_struct *vma)
+int mshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct mshare_region *r = mshare_file_region(file);
+	unsigned long size = mshare_region_size(r);
 
 	if (!(vma->vm_flags & VM_SHARED))
 		return -EINVAL;
-	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != r->size)
+	if (!size || vma->vm_pgoff || vma->vm_end - vma->vm_start != size)
 		return -EINVAL;
 	if (!IS_ALIGNED(vma->vm_start, PUD_SIZE))
 		return -EINVAL;
@@ -139,11 +157,9 @@ static int mshare_file_mmap(struct file *file, struct vm_area_struct *vma)
 	return 0;
 }
 
-static unsigned long mshare_get_unmapped_area(struct file *file,
-					      unsigned long addr,
-					      unsigned long len,
-					      unsigned long pgoff,
-					      unsigned long flags)
+unsigned long mshare_get_unmapped_area(struct file *file, unsigned long addr,
+				       unsigned long len, unsigned long pgoff,
+				       unsigned long flags)
 {
 	unsigned long ret;
 
@@ -163,65 +179,157 @@ static unsigned long mshare_get_unmapped_area(struct file *file,
 	return ALIGN(ret, PUD_SIZE);
 }
 
-static const struct file_operations mshare_fops = {
-	.mmap = mshare_file_mmap,
-	.get_unmapped_area = mshare_get_unmapped_area,
-	.llseek = noop_llseek,
-};
-
-static void mshare_evict_inode(struct inode *inode)
+/* Is [offset, offset + size) a page-aligned range inside the region? */
+static bool mshare_range_ok(struct mshare_region *r, u64 offset, u64 size)
 {
-	struct mshare_region *r = inode->i_private;
+	unsigned long rsize = mshare_region_size(r);
 
-	truncate_inode_pages_final(&inode->i_data);
-	clear_inode(inode);
-	if (r)
-		mshare_region_free(r);
+	return rsize && size && PAGE_ALIGNED(offset) && PAGE_ALIGNED(size) &&
+	       offset < rsize && size <= rsize - offset;
 }
 
-static const struct super_operations mshare_sops = {
-	.statfs = simple_statfs,
-	.evict_inode = mshare_evict_inode,
-};
-
-static int mshare_init_fs_context(struct fs_context *fc)
+/* MSHAREFS_CREATE_MAPPING: mmap() into the region, without attaching. */
+long mshare_region_create_mapping(struct mshare_region *r,
+				  const struct mshare_create *mc)
 {
-	struct pseudo_fs_context *ctx = init_pseudo(fc, MSHARE_MAGIC);
+	unsigned long flags = mc->flags, addr, populate;
+	struct mm_struct *rmm = r->mm;
+	struct file *file = NULL;
+	long ret;
 
-	if (!ctx)
-		return -ENOMEM;
-	ctx->ops = &mshare_sops;
-	return 0;
-}
+	if (!mshare_range_ok(r, mc->region_offset, mc->size) ||
+	    !PAGE_ALIGNED(mc->offset))
+		return -EINVAL;
+	if ((flags & (MAP_SHARED | MAP_FIXED)) != (MAP_SHARED | MAP_FIXED) ||
+	    (flags & MAP_TYPE) != MAP_SHARED)
+		return -EINVAL;
+	flags &= ~MAP_DENYWRITE;
 
-static struct file_system_type mshare_anon_fs = {
-	.name = "mshare_anon",
-	.init_fs_context = mshare_init_fs_context,
-	.kill_sb = kill_anon_super,
-};
-
-static struct file *mshare_file_create(unsigned long size)
-{
-	struct mshare_region *r;
-	struct inode *inode;
-	struct file *file;
-
-	r = mshare_region_alloc(size);
-	if (!r)
-		return ERR_PTR(-ENOMEM);
-	inode = alloc_anon_inode(mshare_mnt->mnt_sb);
-	if (IS_ERR(inode)) {
-		mshare_region_free(r);
-		return ERR_CAST(inode);
+	if (mc->fd == (u32)-1) {
+		flags |= MAP_ANONYMOUS;
+		if (flags & MAP_HUGETLB) {
+			file = hugetlb_file_setup(HUGETLB_ANON_FILE, mc->size,
+						  VM_NORESERVE,
+						  HUGETLB_ANONHUGE_INODE,
+						  (flags >> MAP_HUGE_SHIFT) &
+						  MAP_HUGE_MASK);
+			if (IS_ERR(file))
+				return PTR_ERR(file);
+		}
+	} else {
+		if (flags & (MAP_ANONYMOUS | MAP_HUGETLB))
+			return -EINVAL;
+		file = fget(mc->fd);
+		if (!file)
+			return -EBADF;
+		ret = -EINVAL;
+		if (is_mshare_file(file))
+			goto out;	/* a region inside a region: a cycle */
 	}
-	inode->i_mode |= S_IFREG;
-	inode->i_size = size;
-	inode->i_private = r;	/* from here on, iput() frees the region */
-	file = alloc_file_pseudo(inode, mshare_mnt, "mshare", O_RDWR,
-				 &mshare_fops);
-	if (IS_ERR(file))
-		iput(inode);
-	return file;
+	if (file && is_file_hugepages(file) &&
+	    huge_page_size(hstate_file(file)) >= PUD_SIZE) {
+		ret = -EINVAL;	/* PUD leaves would replace shared tables */
+		goto out;
+	}
+
+	ret = security_mmap_file(file, mc->prot, flags);
+	if (ret)
+		goto out;
+	if (mmap_write_lock_killable(rmm)) {
+		ret = -EINTR;
+		goto out;
+	}
+	addr = do_mmap_mm(rmm, file, MSHARE_BASE + mc->region_offset, mc->size,
+			  mc->prot, flags, 0, mc->offset >> PAGE_SHIFT,
+			  &populate, NULL);
+	mmap_write_unlock(rmm);
+	if (IS_ERR_VALUE(addr)) {
+		ret = addr;
+		goto out;
+	}
+	if (populate)
+		mshare_populate(rmm, addr, addr + populate);
+	ret = 0;
+out:
+	if (file)
+		fput(file);
+	return ret;
+}
+
+/* MSHAREFS_UNMAP */
+long mshare_region_unmap(struct mshare_region *r, u64 offset, u64 size)
+{
+	struct mm_struct *rmm = r->mm;
+	long ret;
+
+	if (!mshare_range_ok(r, offset, size))
+		return -EINVAL;
+	if (mmap_write_lock_killable(rmm))
+		return -EINTR;
+	ret = do_munmap(rmm, MSHARE_BASE + offset, size, NULL);
+	mmap_write_unlock(rmm);
+	return ret;
+}
+
+/* Exact, unlike get_mm_rss(): the per-CPU counts are summed. */
+static unsigned long mshare_resident_pages(struct mm_struct *rmm)
+{
+	unsigned long pages = 0;
+	int i;
+
+	for (i = 0; i < NR_MM_COUNTERS; i++)
+		if (i != MM_SWAPENTS)
+			pages += percpu_counter_sum_positive(&rmm->rss_stat[i]);
+#ifdef CONFIG_HUGETLB_PAGE
+	pages += atomic_long_read(&rmm->hugetlb_usage);
+#endif
+	return pages;
+}
+
+void mshare_region_stat(struct mshare_region *r, struct mshare_stat *st)
+{
+	struct mm_struct *rmm = r->mm;
+	long attach = atomic_read(&r->nr_attach);
+
+	memset(st, 0, sizeof(*st));
+	st->size = mshare_region_size(r);
+	st->attachments = attach;
+	st->mappings = READ_ONCE(rmm->map_count);
+	st->resident = (u64)mshare_resident_pages(rmm) << PAGE_SHIFT;
+	st->pgtable = mm_pgtables_bytes(rmm);
+	st->pgtable_saved = attach > 1 ? (attach - 1) * st->pgtable : 0;
+}
+
+/* The stats as text, then one line per mapping inside the region. */
+void mshare_region_show(struct mshare_region *r, struct seq_buf *s)
+{
+	struct mm_struct *rmm = r->mm;
+	struct vm_area_struct *vma;
+	struct vma_iterator vmi;
+	struct mshare_stat st;
+
+	vma_iter_init(&vmi, rmm, 0);
+	mshare_region_stat(r, &st);
+	seq_buf_printf(s, "size: %llu\nattachments: %llu\nmappings: %llu\n",
+		       st.size, st.attachments, st.mappings);
+	seq_buf_printf(s, "resident: %llu\npgtable: %llu\npgtable_saved: %llu\n",
+		       st.resident, st.pgtable, st.pgtable_saved);
+	if (mmap_read_lock_killable(rmm))
+		return;
+	for_each_vma(vmi, vma) {
+		seq_buf_printf(s, "mapping: %#lx-%#lx %c%c%c%c %s %#llx\n",
+			       vma->vm_start - MSHARE_BASE,
+			       vma->vm_end - MSHARE_BASE,
+			       vma->vm_flags & VM_READ ? 'r' : '-',
+			       vma->vm_flags & VM_WRITE ? 'w' : '-',
+			       vma->vm_flags & VM_EXEC ? 'x' : '-',
+			       vma->vm_flags & VM_SHARED ? 's' : 'p',
+			       !vma->vm_file ? "anon" :
+			       is_file_hugepages(vma->vm_file) ? "hugetlb" :
+			       vma_is_shmem(vma) ? "shmem" : "file",
+			       (u64)vma->vm_pgoff << PAGE_SHIFT);
+	}
+	mmap_read_unlock(rmm);
 }
 
 SYSCALL_DEFINE2(mshare_create, size_t, size, unsigned int, flags)
@@ -231,15 +339,14 @@ SYSCALL_DEFINE2(mshare_create, size_t, size, unsigned int, flags)
 
 	if (flags & ~MSHARE_CREATE_FLAGS)
 		return -EINVAL;
-	if (!size || !IS_ALIGNED(size, PUD_SIZE) || size > MSHARE_MAX_SIZE)
+	if (!mshare_size_ok(size))
 		return -EINVAL;
 
-	static_branch_enable(&mshare_in_use);
 	fd = get_unused_fd_flags(O_RDWR |
 				 ((flags & MSHARE_CLOEXEC) ? O_CLOEXEC : 0));
 	if (fd < 0)
 		return fd;
-	file = mshare_file_create(size);
+	file = msharefs_create_unnamed(size, O_RDWR);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
 		return PTR_ERR(file);
@@ -247,10 +354,3 @@ SYSCALL_DEFINE2(mshare_create, size_t, size, unsigned int, flags)
 	fd_install(fd, file);
 	return fd;
 }
-
-static int __init mshare_init(void)
-{
-	mshare_mnt = kern_mount(&mshare_anon_fs);
-	return PTR_ERR_OR_ZERO(mshare_mnt);
-}
-fs_initcall(mshare_init);

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+/*
+ * msharefs: names, permissions, stats and the ioctls of mshare regions.
+ *
+ * msharefs is mounted at /sys/fs/mshare (mount -t msharefs none
+ * /sys/fs/mshare); every mount shows the same regions.  Its root holds one
+ * file per named region and "mshare_info", which reads back the region
+ * alignment in decimal.  The root is mode 1777, like /dev/shm.
+ *
+ * Creating a region by name, the mainline (mshare v3) way:
+ *	fd = open("/sys/fs/mshare/NAME", O_RDWR | O_CREAT | O_EXCL, 0600);
+ *	ftruncate(fd, size);	(or fallocate(fd, 0, 0, size): once)
+ * The size is a non-zero multiple of the alignment and is set once: a later
+ * change gives -EBUSY (setting the same size again is a no-op).  Opening by
+ * name obeys the file's mode and owner.  unlink() removes only the name.
+ *
+ * A region from mshare_create() is unnamed; MSHAREFS_LINK names it.
+ * linkat() cannot: the fd lives on the kernel's own mount of msharefs, and
+ * links across mounts give -EXDEV.
+ *
+ * read() of a region fd returns its stats as text, "key: value" lines and
+ * then one "mapping:" line per mapping in the region.  write() gives
+ * -EINVAL.
+ */
+#ifndef _UAPI_LINUX_MSHAREFS_H
+#define _UAPI_LINUX_MSHAREFS_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define MSHAREFS_MAGIC		0x4d534852	/* "MSHR" */
+
+/*
+ * MSHAREFS_CREATE_MAPPING: map @size bytes at @region_offset of the region,
+ * as mmap(..., @prot, @flags, @fd, @offset) would.  @flags must hold
+ * MAP_SHARED | MAP_FIXED (MAP_FIXED_NOREPLACE and MAP_POPULATE are taken);
+ * @fd == -1 maps anonymous shared memory, with MAP_HUGETLB (and a
+ * MAP_HUGE_* size) in huge pages.  Needs a writable region fd; works
+ * without attaching.  Same ABI as the mshare v3 proposal.
+ */
+struct mshare_create {
+	__u64 region_offset;
+	__u64 size;
+	__u64 offset;
+	__u32 prot;
+	__u32 flags;
+	__u32 fd;
+};
+
+/* MSHAREFS_UNMAP: unmap [@region_offset, +@size) of the region. */
+struct mshare_unmap {
+	__u64 region_offset;
+	__u64 size;
+};
+
+/*
+ * MSHAREFS_LINK: give the region of this fd the name @name in msharefs,
+ * owned by the caller's fsuid/fsgid, with permissions @mode & 0777 less the
+ * umask.  -EEXIST if the name is taken; the caller needs write permission
+ * on the msharefs root.
+ */
+struct mshare_link {
+	__u32 mode;
+	__u32 __reserved;	/* must be 0 */
+	char name[256];		/* NUL-terminated, no '/' */
+};
+
+/* MSHAREFS_GET_STAT: the region's figures, in bytes unless named. */
+struct mshare_stat {
+	__u64 size;		/* the region's size; 0 until set */
+	__u64 attachments;	/* attached VMAs, in all processes */
+	__u64 mappings;		/* mappings inside the region */
+	__u64 resident;		/* resident pages mapped by the region, bytes */
+	__u64 pgtable;		/* page tables the region holds */
+	/*
+	 * What the attachments would pay unshared, less what the region pays
+	 * once: (attachments - 1) * pgtable, or 0 with no attachment.
+	 */
+	__u64 pgtable_saved;
+	__u64 __reserved[2];
+};
+
+#define MSHAREFS_CREATE_MAPPING	_IOW('x', 0, struct mshare_create)
+#define MSHAREFS_UNMAP		_IOW('x', 1, struct mshare_unmap)
+#define MSHAREFS_LINK		_IOW('x', 2, struct mshare_link)
+#define MSHAREFS_GET_STAT	_IOR('x', 3, struct mshare_stat)
+
+#endif /* _UAPI_LINUX_MSHAREFS_H */
