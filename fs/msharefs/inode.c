@@ -128,7 +128,11 @@ static ssize_t msharefs_region_read(struct file *file, char __user *buf,
 	return ret;
 }
 
-/* MSHAREFS_LINK: name a region that has none, as mshare_create() makes. */
+/*
+ * MSHAREFS_LINK: name a region that has no name, as mshare_create() makes.
+ * The name takes the caller's ownership and mode, so it needs an fd that
+ * may already write the region; a named region gets more names by link(2).
+ */
 static long msharefs_link(struct file *file, struct mshare_link __user *arg)
 {
 	struct inode *inode = file_inode(file), *dir;
@@ -137,6 +141,8 @@ static long msharefs_link(struct file *file, struct mshare_link __user *arg)
 	size_t len;
 	long ret;
 
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EACCES;
 	if (copy_from_user(&ml, arg, sizeof(ml)))
 		return -EFAULT;
 	len = strnlen(ml.name, sizeof(ml.name));
@@ -161,6 +167,11 @@ static long msharefs_link(struct file *file, struct mshare_link __user *arg)
 
 	/* The name is the caller's, with the mode it asks for. */
 	inode_lock(inode);
+	if (inode->i_nlink) {
+		inode_unlock(inode);
+		ret = -EBUSY;	/* named already */
+		goto put;
+	}
 	inode->i_uid = current_fsuid();
 	inode->i_gid = current_fsgid();
 	inode->i_mode = S_IFREG | (ml.mode & ~current_umask());

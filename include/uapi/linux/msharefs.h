@@ -54,10 +54,13 @@ struct mshare_unmap {
 };
 
 /*
- * MSHAREFS_LINK: give the region of this fd the name @name in msharefs,
- * owned by the caller's fsuid/fsgid, with permissions @mode & 0777 less the
- * umask.  -EEXIST if the name is taken; the caller needs write permission
- * on the msharefs root.
+ * MSHAREFS_LINK: give the region of this fd, which has no name (it comes
+ * from mshare_create(), or its names were all unlinked), the name @name in
+ * msharefs, owned by the caller's fsuid/fsgid, with permissions @mode & 0777
+ * less the umask.  The fd must be open for writing (-EACCES), the caller
+ * needs write permission on the msharefs root, the name must be free
+ * (-EEXIST), and a region that has a name already gets -EBUSY: link(2)
+ * gives it more.
  */
 struct mshare_link {
 	__u32 mode;
