@@ -1634,6 +1634,50 @@ TEST_F_TIMEOUT(mshare, ops_inside_act_on_region, 120)
 }
 
 
+/*
+ * A region whose mappings were all unmapped from inside keeps its PMD,
+ * PUD and P4D tables while it lives (sharers point at them); tearing it
+ * down must free them all.  The kernel reports a leak as "BUG: non-zero
+ * pgtables_bytes on freeing mm", which fails the run, and PageTables must
+ * come back.
+ */
+TEST_F_TIMEOUT(mshare, teardown_after_inside_unmaps, 120)
+{
+	struct memsnap base, now;
+	int round;
+
+	mem_settle();
+	memsnap_take(&base);
+	for (round = 0; round < 4; round++) {
+		int fd = create(_metadata, 4 * RGN, 0);
+		char *att = attach(_metadata, fd, 4 * RGN, NULL, RW);
+
+		for (int g = 0; g < 4; g++) {
+			map_in(_metadata, att + g * RGN + 8 * MiB, 4 * MiB, RW,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+			fill_pat(att + g * RGN + 8 * MiB, 4 * MiB, PG, 0xb0 + g, 0);
+		}
+		/* Empty two slots from inside, one whole, one piece by piece. */
+		ASSERT_EQ(0, munmap(att + RGN, RGN));
+		ASSERT_EQ(0, munmap(att + 2 * RGN + 8 * MiB, 2 * MiB));
+		ASSERT_EQ(0, munmap(att + 2 * RGN + 10 * MiB, 2 * MiB));
+		EXPECT_FALSE(probe(att + RGN + 8 * MiB, false));
+		EXPECT_FALSE(probe(att + 2 * RGN + 8 * MiB, false));
+		EXPECT_EQ(-1, check_pat(att + 3 * RGN + 8 * MiB, 4 * MiB, PG, 0xb3, 0));
+		if (round & 1) {
+			/* And the rest, so that no mapping is left at all. */
+			ASSERT_EQ(0, munmap(att + 8 * MiB, 4 * MiB));
+			ASSERT_EQ(0, munmap(att + 3 * RGN, RGN));
+		}
+		EXPECT_EQ(0, munmap(att, 4 * RGN));
+		close(fd);
+	}
+	EXPECT_TRUE(mem_back_to(&base, &now, 64, 50, 100))
+		TH_LOG("PageTables %+ld kB, Shmem %+ld kB, AnonPages %+ld kB",
+		       now.pagetables - base.pagetables, now.shmem - base.shmem,
+		       now.anon - base.anon);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static long sys_futex(uint32_t *uaddr, int op, uint32_t val)

@@ -930,40 +930,43 @@ TEST_F_TIMEOUT(msharefs, owner_sticky_root_write, 120)
 }
 
 /*
- * What a reader (or a stranger) may not do to someone else's region: take
- * it over with MSHAREFS_LINK, set its size, change its mode or owner.
+ * What a reader (or a stranger) may not do to someone else's region: name
+ * it with MSHAREFS_LINK (named or not: the fd is read-only), set its size,
+ * change its mode or owner.
  */
 TEST_F_TIMEOUT(msharefs, readers_cannot_take_over, 120)
 {
+	int fd, fresh, sv[2];
 	struct stat st;
 	pid_t pid;
-	int fd, fresh;
 
 	fd = named(_metadata, NAME("owned"), RGN, 0644);
 	fresh = named(_metadata, NAME("owned-fresh"), 0, 0644);
 	ASSERT_EQ(0, stat(NAME("owned"), &st));
 	ASSERT_EQ(0644, st.st_mode & 07777);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 
 	pid = fork_as(UID_USER);
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		int ro = open(NAME("owned"), O_RDONLY);
 		int rof = open(NAME("owned-fresh"), O_RDONLY);
+		struct stat cst;
 		long r;
 
+		close(sv[0]);
 		CHILD_CHECK(ro >= 0 && rof >= 0);
-		/* A second name for root's region, owned by uid 1000?  No. */
+		/* Named, and read-only: either refusal will do. */
+		errno = 0;
 		r = ms_link(ro, PFX "owned-stolen", 0666);
-		if (r == 0)
-			fprintf(stderr, "# child: MSHAREFS_LINK of root's named region through a read-only fd succeeded\n");
+		CHILD_CHECK(r == -1 && (errno == EACCES || errno == EBUSY));
+		errno = 0;
 		r = ms_link(rof, PFX "owned-fresh-stolen", 0666);
-		if (r == 0)
-			fprintf(stderr, "# child: MSHAREFS_LINK of root's fresh region through a read-only fd succeeded\n");
-		/* Whatever LINK said: no write access came of it. */
+		CHILD_CHECK(r == -1 && (errno == EACCES || errno == EBUSY));
+		CHILD_ERRNO(ENOENT, stat(NAME("owned-stolen"), &cst));
+		CHILD_ERRNO(ENOENT, stat(NAME("owned-fresh-stolen"), &cst));
 		CHILD_ERRNO(EACCES, open(NAME("owned"), O_RDWR));
 		CHILD_ERRNO(EACCES, open(NAME("owned-fresh"), O_RDWR));
-		CHILD_ERRNO(EACCES, open(NAME("owned-stolen"), O_RDWR));
-		CHILD_ERRNO(EACCES, open(NAME("owned-fresh-stolen"), O_RDWR));
 		/* No sizing through a read-only fd. */
 		CHILD_ERRNO(EINVAL, ftruncate(rof, RGN));
 		CHILD_ERRNO(EBADF, fallocate(rof, 0, 0, RGN));
@@ -972,10 +975,16 @@ TEST_F_TIMEOUT(msharefs, readers_cannot_take_over, 120)
 		CHILD_ERRNO(EPERM, chmod(NAME("owned"), 0666));
 		CHILD_ERRNO(EPERM, chown(NAME("owned"), UID_USER, UID_USER));
 		CHILD_ERRNO(EPERM, fchmod(ro, 0666));
+		CHILD_CHECK(sock_send(sv[1], 'a') == 0);
+		/* Root unlinks it: unnamed now, but the fd is still read-only. */
+		CHILD_CHECK(sock_recv(sv[1]) == 'u');
+		CHILD_ERRNO(EACCES, ms_link(ro, PFX "owned-stolen", 0666));
+		CHILD_ERRNO(ENOENT, stat(NAME("owned-stolen"), &cst));
+		CHILD_CHECK(fstat(ro, &cst) == 0 && cst.st_uid == 0 && (cst.st_mode & 07777) == 0644);
 		_exit(0);
 	}
-	EXPECT_TRUE(child_ok(pid, "uid 1000 with read-only fds of root's regions"));
-
+	close(sv[1]);
+	ASSERT_EQ('a', sock_recv(sv[0])) TH_LOG("uid 1000's first checks failed");
 	ASSERT_EQ(0, stat(NAME("owned"), &st));
 	EXPECT_EQ(0u, st.st_uid) TH_LOG("root's region now belongs to uid %u", st.st_uid);
 	EXPECT_EQ(0u, st.st_gid);
@@ -984,17 +993,24 @@ TEST_F_TIMEOUT(msharefs, readers_cannot_take_over, 120)
 	EXPECT_EQ(0u, st.st_uid) TH_LOG("root's fresh region now belongs to uid %u", st.st_uid);
 	EXPECT_EQ(0644, st.st_mode & 07777) TH_LOG("root's fresh region now has mode %#o", st.st_mode & 07777);
 	EXPECT_EQ(0, st.st_size) TH_LOG("a reader set the size");
-	if (stat(NAME("owned-stolen"), &st) == 0) {
-		EXPECT_EQ(0u, st.st_uid) TH_LOG("the second name belongs to uid %u", st.st_uid);
-	}
-	if (stat(NAME("owned-fresh-stolen"), &st) == 0) {
-		EXPECT_EQ(0u, st.st_uid) TH_LOG("the second name belongs to uid %u", st.st_uid);
+	ASSERT_EQ(0, unlink(NAME("owned")));
+	ASSERT_EQ(0, sock_send(sv[0], 'u'));
+	EXPECT_TRUE(child_ok(pid, "uid 1000 with read-only fds of root's regions"));
+	close(sv[0]);
+	EXPECT_ERRNO(ENOENT, stat(NAME("owned-stolen"), &st));
+	EXPECT_ERRNO(ENOENT, stat(NAME("owned-fresh-stolen"), &st));
+
+	/* The owner's writable fd may name it again. */
+	EXPECT_EQ(0, ms_link(fd, PFX "owned-again", 0600)) TH_LOG("LINK of an unlinked region: %s", strerror(errno));
+	if (stat(NAME("owned-again"), &st) == 0) {
+		EXPECT_EQ(0u, st.st_uid);
+		EXPECT_EQ((off_t)RGN, st.st_size);
+		EXPECT_EQ(0, unlink(NAME("owned-again")));
 	}
 	close(fresh);
 	close(fd);
 	unlink(NAME("owned-stolen"));
 	unlink(NAME("owned-fresh-stolen"));
-	EXPECT_EQ(0, unlink(NAME("owned")));
 	EXPECT_EQ(0, unlink(NAME("owned-fresh")));
 }
 
@@ -1204,6 +1220,22 @@ TEST_F(msharefs, rename_link_write)
 	EXPECT_EQ(-1, check_pat(a, 2 * MiB, PG, 0x52, 0));
 	EXPECT_EQ(0, munmap(a, RGN));
 
+	/* With every name unlinked, the open fd may name it again. */
+	ASSERT_EQ(0, unlink(NAME("rn-c")));
+	ASSERT_EQ(0, ms_link(fd2, PFX "rn-c", 0600)) TH_LOG("LINK of a region whose names were unlinked: %s",
+							  strerror(errno));
+	{
+		int fd3 = open(NAME("rn-c"), O_RDWR);
+
+		ASSERT_LE(0, fd3);
+		ASSERT_EQ(0, fstat(fd3, &st2));
+		EXPECT_EQ(st0.st_ino, st2.st_ino);
+		a = attach(_metadata, fd3, RGN, RW);
+		EXPECT_EQ(-1, check_pat(a, 2 * MiB, PG, 0x52, 0));
+		EXPECT_EQ(0, munmap(a, RGN));
+		close(fd3);
+	}
+
 	/* Out of msharefs: not possible. */
 	EXPECT_ERRNO(EXDEV, rename(NAME("rn-c"), "/tmp/kst-renamed"));
 	EXPECT_ERRNO(EXDEV, link(NAME("rn-c"), "/tmp/kst-linked"));
@@ -1262,8 +1294,12 @@ TEST_F_TIMEOUT(msharefs, link_anonymous_region, 120)
 	EXPECT_EQ(0x3c, a[8 * MiB]);
 	EXPECT_EQ(0, munmap(b, RGN));
 
-	/* Refusals. */
-	EXPECT_ERRNO(EEXIST, ms_link(fd, PFX "anon1", 0640));
+	/* Refusals.  A region with a name gets EBUSY; link() gives more. */
+	EXPECT_ERRNO2(EEXIST, EBUSY, ms_link(fd, PFX "anon1", 0640));
+	EXPECT_ERRNO(EBUSY, ms_link(fd, PFX "anon1-second", 0640));
+	EXPECT_ERRNO(EBUSY, ms_link(fd2, PFX "anon1-third", 0640));
+	EXPECT_ERRNO(ENOENT, stat(NAME("anon1-second"), &st));
+	EXPECT_ERRNO(ENOENT, stat(NAME("anon1-third"), &st));
 	fd3 = sys_mshare_create(RGN, 0);
 	ASSERT_LE(0, fd3);
 	EXPECT_ERRNO(EEXIST, ms_link(fd3, PFX "anon1", 0600));
@@ -1300,11 +1336,16 @@ TEST_F_TIMEOUT(msharefs, link_anonymous_region, 120)
 
 	/* The refusals did not name fd3; a good name still does. */
 	ASSERT_EQ(0, ms_link(fd3, PFX "anon3", 0600)) TH_LOG("LINK after refusals: %s", strerror(errno));
+	/* Once all its names are unlinked, it can be named again. */
+	ASSERT_EQ(0, unlink(NAME("anon3")));
+	EXPECT_EQ(0, ms_link(fd3, PFX "anon3", 0600)) TH_LOG("LINK after the unlink: %s", strerror(errno));
 	/* The longest name: 255 bytes. */
 	memset(longname, 0, sizeof(longname));
 	strcpy(longname, PFX);
 	memset(longname + strlen(PFX), 'k', 255 - strlen(PFX));
-	EXPECT_EQ(0, ms_link(fd3, longname, 0600)) TH_LOG("a 255-byte name: %s", strerror(errno));
+	fd4 = sys_mshare_create(RGN, 0);
+	ASSERT_LE(0, fd4);
+	EXPECT_EQ(0, ms_link(fd4, longname, 0600)) TH_LOG("a 255-byte name: %s", strerror(errno));
 	{
 		char lpath[320];
 
@@ -1312,6 +1353,7 @@ TEST_F_TIMEOUT(msharefs, link_anonymous_region, 120)
 		EXPECT_EQ(0, stat(lpath, &st));
 		EXPECT_EQ(0, unlink(lpath));
 	}
+	close(fd4);
 
 	/* mode & 0777, less the umask. */
 	umask(022);
@@ -1369,6 +1411,147 @@ TEST_F_TIMEOUT(msharefs, link_anonymous_region, 120)
 	EXPECT_EQ(0, unlink(NAME("anon3")));
 	EXPECT_EQ(0, unlink(NAME("anon4")));
 	EXPECT_EQ(0, unlink(NAME("anon-u")));
+}
+
+/*
+ * Races: two processes set the size of a fresh region, name two unnamed
+ * regions with the same name, create the same name with O_EXCL.  Exactly
+ * one wins each time, and what the name shows is the winner's.
+ */
+#define RACE_ROUNDS	30
+
+/* Run @fn(@arg, i) in two children released at once; their return codes. */
+static void race2(int (*fn)(int, void *), void *arg, int rc[2])
+{
+	int go[2], res[2][2];
+	pid_t pid[2];
+
+	rc[0] = rc[1] = -100;
+	if (pipe(go))
+		return;
+	for (int i = 0; i < 2; i++) {
+		if (pipe(res[i]))
+			return;
+		pid[i] = fork();
+		if (pid[i] < 0)
+			return;
+		if (pid[i] == 0) {
+			char c;
+			int r;
+
+			close(go[1]);
+			close(res[i][0]);
+			if (read(go[0], &c, 1) != 0)
+				_exit(2);
+			r = fn(i, arg);
+			if (write(res[i][1], &r, sizeof(r)) != sizeof(r))
+				_exit(2);
+			_exit(0);
+		}
+		close(res[i][1]);
+	}
+	close(go[0]);
+	close(go[1]);	/* both children go */
+	for (int i = 0; i < 2; i++) {
+		if (read(res[i][0], &rc[i], sizeof(rc[i])) != sizeof(rc[i]))
+			rc[i] = -101;
+		close(res[i][0]);
+		waitpid(pid[i], NULL, 0);
+	}
+}
+
+struct race_arg {
+	int fd[2];
+};
+
+/* 0 or the errno. */
+static int race_size(int i, void *p)
+{
+	struct race_arg *ra = p;
+
+	return ftruncate(ra->fd[i], (i + 1) * RGN) ? errno : 0;
+}
+
+static int race_link(int i, void *p)
+{
+	struct race_arg *ra = p;
+
+	return ms_link(ra->fd[i], PFX "race-link", 0600) ? errno : 0;
+}
+
+static int race_create(int i, void *p)
+{
+	/* The mode says who won. */
+	int fd = open(NAME("race-create"), O_RDWR | O_CREAT | O_EXCL, i ? 0640 : 0600);
+
+	if (fd < 0)
+		return errno;
+	return ftruncate(fd, RGN) ? 1000 + errno : 0;
+}
+
+TEST_F_TIMEOUT(msharefs, races_have_one_winner, 300)
+{
+	struct race_arg ra;
+	struct stat st;
+	int rc[2], bad = 0;
+
+	for (int r = 0; r < RACE_ROUNDS; r++) {
+		int w;
+
+		/* Size. */
+		ra.fd[0] = named(_metadata, NAME("race-size"), 0, 0600);
+		ra.fd[1] = open(NAME("race-size"), O_RDWR);
+		ASSERT_LE(0, ra.fd[1]);
+		race2(race_size, &ra, rc);
+		w = rc[0] == 0 ? 0 : 1;
+		if (!((rc[0] == 0) ^ (rc[1] == 0)) || rc[!w] != EBUSY) {
+			if (bad++ < 5)
+				TH_LOG("size race %d: %s / %s", r, strerror(rc[0]), strerror(rc[1]));
+		} else if (fstat(ra.fd[0], &st) || st.st_size != (off_t)((w + 1) * RGN)) {
+			if (bad++ < 5)
+				TH_LOG("size race %d: winner %d but size %#lx", r, w, (long)st.st_size);
+		}
+		close(ra.fd[0]);
+		close(ra.fd[1]);
+		ASSERT_EQ(0, unlink(NAME("race-size")));
+
+		/* LINK of two unnamed regions, 1 and 2 GiB, to one name. */
+		ra.fd[0] = sys_mshare_create(RGN, 0);
+		ra.fd[1] = sys_mshare_create(2 * RGN, 0);
+		ASSERT_LE(0, ra.fd[0]);
+		ASSERT_LE(0, ra.fd[1]);
+		race2(race_link, &ra, rc);
+		w = rc[0] == 0 ? 0 : 1;
+		if (!((rc[0] == 0) ^ (rc[1] == 0)) || rc[!w] != EEXIST) {
+			if (bad++ < 5)
+				TH_LOG("LINK race %d: %s / %s", r, strerror(rc[0]), strerror(rc[1]));
+		} else if (stat(NAME("race-link"), &st) || st.st_size != (off_t)((w + 1) * RGN)) {
+			if (bad++ < 5)
+				TH_LOG("LINK race %d: winner %d but the name shows size %#lx", r, w,
+				       (long)st.st_size);
+		}
+		close(ra.fd[0]);
+		close(ra.fd[1]);
+		ASSERT_EQ(0, unlink(NAME("race-link")));
+
+		/* O_CREAT | O_EXCL. */
+		race2(race_create, NULL, rc);
+		w = rc[0] == 0 ? 0 : 1;
+		if (!((rc[0] == 0) ^ (rc[1] == 0)) || rc[!w] != EEXIST) {
+			if (bad++ < 5)
+				TH_LOG("O_EXCL race %d: %d / %d", r, rc[0], rc[1]);
+		} else if (stat(NAME("race-create"), &st) || st.st_size != (off_t)RGN ||
+			   (st.st_mode & 0777) != (w ? 0640u : 0600u)) {
+			if (bad++ < 5)
+				TH_LOG("O_EXCL race %d: winner %d but size %#lx mode %#o", r, w,
+				       (long)st.st_size, st.st_mode & 0777);
+		}
+		ASSERT_EQ(0, unlink(NAME("race-create")));
+	}
+	EXPECT_EQ(0, bad);
+	EXPECT_ERRNO(ENOENT, stat(NAME("race-size"), &st));
+	EXPECT_ERRNO(ENOENT, stat(NAME("race-link"), &st));
+	EXPECT_ERRNO(ENOENT, stat(NAME("race-create"), &st));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2061,6 +2244,53 @@ TEST_F_TIMEOUT(msharefs, no_leaks, 600)
 	EXPECT_EQ(ents0, ents1);
 	EXPECT_TRUE(back) TH_LOG("memory did not return to its baseline");
 	EXPECT_LE(now.slab - base.slab, 1024) TH_LOG("Slab grew by %ld kB", now.slab - base.slab);
+}
+
+/*
+ * A region whose mappings were all removed with MSHAREFS_UNMAP, after
+ * faults built page tables in it, is freed in full: 64 of them leave
+ * PageTables at the baseline.
+ */
+TEST_F_TIMEOUT(msharefs, free_after_unmapping_everything, 300)
+{
+	struct mshare_stat st;
+	struct memsnap base = { 0 }, now;
+	int bad = 0;
+
+	for (int i = 0; i < 66; i++) {
+		int fd = open(NAME("unmapall"), O_RDWR | O_CREAT | O_EXCL, 0600);
+		char *a;
+
+		if (i == 2) {
+			/* Two rounds of warm-up. */
+			mem_settle();
+			memsnap_take(&base);
+		}
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, ftruncate(fd, RGN));
+		ASSERT_EQ(0, mc_anon(fd, (size_t)(i % 8) * 2 * MiB, 2 * MiB));
+		a = attach(_metadata, fd, RGN, RW);
+		for (int k = 0; k < 4; k++)
+			*wordp(a, (size_t)(i % 8) * 2 * MiB + k * PG, 0) = k + 1;
+		ASSERT_EQ(0, munmap(a, RGN));
+		ASSERT_EQ(0, mc_unmap(fd, 0, RGN)) TH_LOG("UNMAP of the whole region: %s", strerror(errno));
+		ASSERT_EQ(0, ms_getstat(fd, &st));
+		if (st.mappings != 0 && bad++ < 3)
+			TH_LOG("round %d: %llu mappings after UNMAP of all", i,
+			       (unsigned long long)st.mappings);
+		if (i == 0)
+			TH_LOG("no mappings left: pgtable %llu", (unsigned long long)st.pgtable);
+		close(fd);
+		ASSERT_EQ(0, unlink(NAME("unmapall")));
+	}
+	EXPECT_EQ(0, bad);
+	mem_settle();
+	bool back = mem_back_to(&base, &now, 128, 50, 100);
+
+	TH_LOG("64 regions freed with no mappings left: PageTables %+ld kB, Shmem %+ld kB, AnonPages %+ld kB",
+	       now.pagetables - base.pagetables, now.shmem - base.shmem,
+	       now.anon - base.anon);
+	EXPECT_TRUE(back) TH_LOG("memory (page tables?) not freed");
 }
 
 TEST_HARNESS_MAIN

@@ -16,6 +16,7 @@
 #include <linux/seq_buf.h>
 #include <linux/slab.h>
 #include <linux/syscalls.h>
+#include <asm/tlb.h>
 #include <uapi/linux/mshare.h>
 #include <uapi/linux/msharefs.h>
 #include "../internal.h"
@@ -58,15 +59,28 @@ struct mshare_region *mshare_region_alloc(void)
 
 void mshare_region_free(struct mshare_region *r)
 {
+	struct mm_struct *mm = r->mm;
+	struct mmu_gather tlb;
+
 	if (WARN_ON_ONCE(atomic_read(&r->nr_attach)))
 		return;		/* leak rather than free tables still linked */
 	/*
-	 * Nothing is attached, so no process links to the region's tables
-	 * and no CPU can hold a translation through them: let exit_mmap()
-	 * free every level like in any other mm.
+	 * The region kept every PMD, PUD and P4D table that its munmap()s
+	 * would have freed (see free_pmd_range()), also outside its VMAs,
+	 * where exit_mmap() does not look.  Unmap everything while the region
+	 * still keeps them, then free the tables of the whole range at once.
+	 * Nothing is attached, so no process links to them and no CPU holds a
+	 * translation through them.
 	 */
-	clear_bit(MMF_MSHARE, &r->mm->flags);
-	mmput(r->mm);
+	mmap_write_lock(mm);
+	do_munmap(mm, FIRST_USER_ADDRESS, TASK_SIZE_MAX, NULL);
+	clear_bit(MMF_MSHARE, &mm->flags);
+	tlb_gather_mmu(&tlb, mm);
+	free_pgd_range(&tlb, FIRST_USER_ADDRESS, TASK_SIZE_MAX,
+		       FIRST_USER_ADDRESS, USER_PGTABLES_CEILING);
+	tlb_finish_mmu(&tlb);
+	mmap_write_unlock(mm);
+	mmput(mm);
 	kfree(r);
 }
 
