@@ -1491,9 +1491,9 @@ static int race_create(int i, void *p)
 
 TEST_F_TIMEOUT(msharefs, races_have_one_winner, 300)
 {
+	int rc[2], bad = 0, wins[3][2] = { { 0 } };
 	struct race_arg ra;
 	struct stat st;
-	int rc[2], bad = 0;
 
 	for (int r = 0; r < RACE_ROUNDS; r++) {
 		int w;
@@ -1504,6 +1504,7 @@ TEST_F_TIMEOUT(msharefs, races_have_one_winner, 300)
 		ASSERT_LE(0, ra.fd[1]);
 		race2(race_size, &ra, rc);
 		w = rc[0] == 0 ? 0 : 1;
+		wins[0][w]++;
 		if (!((rc[0] == 0) ^ (rc[1] == 0)) || rc[!w] != EBUSY) {
 			if (bad++ < 5)
 				TH_LOG("size race %d: %s / %s", r, strerror(rc[0]), strerror(rc[1]));
@@ -1522,6 +1523,7 @@ TEST_F_TIMEOUT(msharefs, races_have_one_winner, 300)
 		ASSERT_LE(0, ra.fd[1]);
 		race2(race_link, &ra, rc);
 		w = rc[0] == 0 ? 0 : 1;
+		wins[1][w]++;
 		if (!((rc[0] == 0) ^ (rc[1] == 0)) || rc[!w] != EEXIST) {
 			if (bad++ < 5)
 				TH_LOG("LINK race %d: %s / %s", r, strerror(rc[0]), strerror(rc[1]));
@@ -1537,6 +1539,7 @@ TEST_F_TIMEOUT(msharefs, races_have_one_winner, 300)
 		/* O_CREAT | O_EXCL. */
 		race2(race_create, NULL, rc);
 		w = rc[0] == 0 ? 0 : 1;
+		wins[2][w]++;
 		if (!((rc[0] == 0) ^ (rc[1] == 0)) || rc[!w] != EEXIST) {
 			if (bad++ < 5)
 				TH_LOG("O_EXCL race %d: %d / %d", r, rc[0], rc[1]);
@@ -1548,6 +1551,8 @@ TEST_F_TIMEOUT(msharefs, races_have_one_winner, 300)
 		}
 		ASSERT_EQ(0, unlink(NAME("race-create")));
 	}
+	TH_LOG("wins of the first/second child: size %d/%d, LINK %d/%d, O_EXCL %d/%d",
+	       wins[0][0], wins[0][1], wins[1][0], wins[1][1], wins[2][0], wins[2][1]);
 	EXPECT_EQ(0, bad);
 	EXPECT_ERRNO(ENOENT, stat(NAME("race-size"), &st));
 	EXPECT_ERRNO(ENOENT, stat(NAME("race-link"), &st));

@@ -82,7 +82,10 @@ static int msharefs_region_setattr(struct mnt_idmap *idmap,
 	ret = setattr_prepare(idmap, dentry, attr);
 	if (ret)
 		return ret;
-	if (attr->ia_valid & ATTR_SIZE) {
+	/* O_TRUNC to the size the region has changes nothing. */
+	if ((attr->ia_valid & ATTR_SIZE) &&
+	    !((attr->ia_valid & ATTR_OPEN) &&
+	      attr->ia_size == i_size_read(inode))) {
 		ret = msharefs_set_size(inode, attr->ia_size);
 		if (ret)
 			return ret;
@@ -147,8 +150,10 @@ static long msharefs_link(struct file *file, struct mshare_link __user *arg)
 		return -EFAULT;
 	len = strnlen(ml.name, sizeof(ml.name));
 	if (ml.__reserved || !len || len == sizeof(ml.name) ||
-	    strchr(ml.name, '/') || (ml.mode & ~0777))
+	    strchr(ml.name, '/') || !strcmp(ml.name, ".") ||
+	    !strcmp(ml.name, ".."))
 		return -EINVAL;
+	ml.mode &= 0777;
 
 	root = msharefs_mnt->mnt_root;
 	dir = d_inode(root);
@@ -305,6 +310,7 @@ static int msharefs_fill_super(struct super_block *sb, struct fs_context *fc)
 	ret = simple_fill_super(sb, MSHAREFS_MAGIC, files);
 	if (ret)
 		return ret;
+	sb->s_maxbytes = MAX_LFS_FILESIZE;	/* region sizes, in i_size */
 	sb->s_op = &msharefs_sops;
 	sb->s_time_gran = 1;
 	root = d_inode(sb->s_root);

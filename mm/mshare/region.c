@@ -100,8 +100,6 @@ int mshare_region_set_size(struct mshare_region *r, loff_t size)
 
 	if (cur)
 		return size == cur ? 0 : -EBUSY;
-	if (!size)
-		return 0;
 	if (!mshare_size_ok(size))
 		return -EINVAL;
 	WRITE_ONCE(r->size, size);
@@ -151,7 +149,8 @@ int mshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 	struct mshare_region *r = mshare_file_region(file);
 	unsigned long size = mshare_region_size(r);
 
-	if (!(vma->vm_flags & VM_SHARED))
+	/* MAP_SHARED; without FMODE_WRITE do_mmap() drops VM_SHARED */
+	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
 	if (!size || vma->vm_pgoff || vma->vm_end - vma->vm_start != size)
 		return -EINVAL;

@@ -10,9 +10,12 @@
  * Creating a region by name, the mainline (mshare v3) way:
  *	fd = open("/sys/fs/mshare/NAME", O_RDWR | O_CREAT | O_EXCL, 0600);
  *	ftruncate(fd, size);	(or fallocate(fd, 0, 0, size): once)
- * The size is a non-zero multiple of the alignment and is set once: a later
- * change gives -EBUSY (setting the same size again is a no-op).  Opening by
- * name obeys the file's mode and owner.  unlink() removes only the name.
+ * The size is a non-zero multiple of the alignment (else -EINVAL) and is
+ * set once: a later change gives -EBUSY, setting the same size again is a
+ * no-op, and so is O_TRUNC.  Attaching or MSHAREFS_CREATE_MAPPING before
+ * the size is set gives -EINVAL.  Opening by name obeys the file's mode and
+ * owner; a read-only fd attaches read-only and cannot change the region.
+ * unlink() removes only the name: fds and attachments keep the region.
  *
  * A region from mshare_create() is unnamed; MSHAREFS_LINK names it.
  * linkat() cannot: the fd lives on the kernel's own mount of msharefs, and
@@ -57,7 +60,8 @@ struct mshare_unmap {
  * MSHAREFS_LINK: give the region of this fd, which has no name (it comes
  * from mshare_create(), or its names were all unlinked), the name @name in
  * msharefs, owned by the caller's fsuid/fsgid, with permissions @mode & 0777
- * less the umask.  The fd must be open for writing (-EACCES), the caller
+ * less the umask (other mode bits are ignored; "." and ".." give -EINVAL).
+ * The fd must be open for writing (-EACCES), the caller
  * needs write permission on the msharefs root, the name must be free
  * (-EEXIST), and a region that has a name already gets -EBUSY: link(2)
  * gives it more.
