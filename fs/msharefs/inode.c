@@ -82,10 +82,8 @@ static int msharefs_region_setattr(struct mnt_idmap *idmap,
 	ret = setattr_prepare(idmap, dentry, attr);
 	if (ret)
 		return ret;
-	/* O_TRUNC to the size the region has changes nothing. */
-	if ((attr->ia_valid & ATTR_SIZE) &&
-	    !((attr->ia_valid & ATTR_OPEN) &&
-	      attr->ia_size == i_size_read(inode))) {
+	/* O_TRUNC changes nothing: the size is set once, and not to 0. */
+	if ((attr->ia_valid & (ATTR_SIZE | ATTR_OPEN)) == ATTR_SIZE) {
 		ret = msharefs_set_size(inode, attr->ia_size);
 		if (ret)
 			return ret;
