@@ -1678,6 +1678,43 @@ TEST_F_TIMEOUT(mshare, teardown_after_inside_unmaps, 120)
 		       now.anon - base.anon);
 }
 
+/*
+ * msync() inside an attachment acts on the region's mappings: it succeeds
+ * on a region file mapping (the attachment's own file has nothing to
+ * sync), reports a hole in the region as ENOMEM, and MS_INVALIDATE of a
+ * region mapping made with MAP_LOCKED gives EBUSY.
+ */
+TEST_F_TIMEOUT(mshare, msync_inside, 60)
+{
+	int fd = create(_metadata, RGN, 0), memfd = memfd_pat(_metadata, 4 * MiB, 0xc1);
+	char *att = attach(_metadata, fd, RGN, NULL, RW), *ro;
+
+	map_in(_metadata, att, 4 * MiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + 8 * MiB, 2 * MiB, RW,
+	       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_LOCKED, -1);
+	*wordp(att, PG, 0) = 0x77;
+
+	EXPECT_EQ(0, msync(att, 4 * MiB, MS_SYNC)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ(0, msync(att + PG, PG, MS_ASYNC));
+	EXPECT_EQ(0x77, pread_word(memfd, 1, 0));
+	/* A hole in the region, as in any address space. */
+	EXPECT_ERRNO(ENOMEM, msync(att + 4 * MiB, 2 * MiB, MS_SYNC));
+	EXPECT_ERRNO(ENOMEM, msync(att, 6 * MiB, MS_SYNC));
+	/* A locked mapping in the region cannot be invalidated. */
+	EXPECT_ERRNO(EBUSY, msync(att + 8 * MiB, PG, MS_INVALIDATE));
+	EXPECT_EQ(0, msync(att + 8 * MiB, PG, MS_SYNC));
+	/* Bad flags, and the edges of the attachment. */
+	EXPECT_ERRNO(EINVAL, msync(att, PG, MS_SYNC | MS_ASYNC));
+	EXPECT_ERRNO(EINVAL, msync(att - PG, 2 * PG, MS_SYNC));
+	/* Any sharer may sync. */
+	ro = attach(_metadata, fd, RGN, ADDR_C, PROT_READ);
+	EXPECT_EQ(0, msync(ro, 4 * MiB, MS_SYNC));
+	EXPECT_EQ(0, munmap(ro, RGN));
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(fd);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static long sys_futex(uint32_t *uaddr, int op, uint32_t val)

@@ -37,6 +37,8 @@ bool __mshare_mprotect_inside(struct mm_struct *mm, unsigned long start,
 			      int *ret);
 bool __mshare_madvise_inside(struct mm_struct *mm, unsigned long start,
 			     size_t len, int behavior, int *ret);
+bool __mshare_msync_inside(struct mm_struct *mm, unsigned long start,
+			   size_t len, int flags, int *ret);
 void mshare_flush_tlb(struct mm_struct *mm);
 
 /* Set once the first region is created; gates the futex lookup. */
@@ -61,7 +63,7 @@ static inline bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 }
 
 /*
- * munmap(), mprotect() and madvise() of a range strictly inside an
+ * munmap(), mprotect(), madvise() and msync() of a range strictly inside an
  * attachment act on the region: they return true with the result in *@ret.
  * A range that partly covers an attachment gets -EINVAL.  Otherwise they
  * return false and the caller goes on as usual.
@@ -92,6 +94,15 @@ static inline bool mshare_madvise_inside(struct mm_struct *mm,
 	if (!static_branch_unlikely(&mshare_in_use))
 		return false;
 	return __mshare_madvise_inside(mm, start, len, behavior, ret);
+}
+
+static inline bool mshare_msync_inside(struct mm_struct *mm,
+				       unsigned long start, size_t len,
+				       int flags, int *ret)
+{
+	if (!static_branch_unlikely(&mshare_in_use))
+		return false;
+	return __mshare_msync_inside(mm, start, len, flags, ret);
 }
 
 /*
@@ -193,6 +204,13 @@ static inline bool mshare_mprotect_inside(struct mm_struct *mm,
 static inline bool mshare_madvise_inside(struct mm_struct *mm,
 					 unsigned long start, size_t len,
 					 int behavior, int *ret)
+{
+	return false;
+}
+
+static inline bool mshare_msync_inside(struct mm_struct *mm,
+				       unsigned long start, size_t len,
+				       int flags, int *ret)
 {
 	return false;
 }

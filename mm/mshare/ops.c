@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mshare: munmap(), mprotect() and madvise() at addresses inside an
+ * mshare: munmap(), mprotect(), madvise() and msync() at addresses inside an
  * attachment act on the region, so that every sharer sees the result.
  *
  * The rule for a range [start, end) of a process:
@@ -182,6 +182,25 @@ bool __mshare_madvise_inside(struct mm_struct *mm, unsigned long start,
 		*ret = -EINVAL;
 	else
 		*ret = do_madvise(t.rmm, t.raddr, len, behavior);
+	fput(t.file);
+	return true;
+}
+
+/* msync(): writes back the region's files; allowed through any attachment. */
+bool __mshare_msync_inside(struct mm_struct *mm, unsigned long start,
+			   size_t len, int flags, int *ret)
+{
+	struct mshare_target t;
+	int found;
+
+	if (offset_in_page(start))
+		return false;
+	found = mshare_get_target(mm, start, PAGE_ALIGN(len), false, &t);
+	if (found <= 0) {
+		*ret = found;
+		return found < 0;
+	}
+	*ret = do_msync_mm(t.rmm, t.raddr, len, flags);
 	fput(t.file);
 	return true;
 }
