@@ -1715,6 +1715,81 @@ TEST_F_TIMEOUT(mshare, msync_inside, 60)
 	close(fd);
 }
 
+/* A field of /proc/self/status in kB, or -1. */
+static long status_kb(const char *field)
+{
+	char line[256];
+	size_t len = strlen(field);
+	long val = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, len) && line[len] == ':')
+			val = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	return val;
+}
+
+/*
+ * mlock() inside an attachment locks the region's pages for every sharer:
+ * they are populated and counted in Mlocked once, not in the caller's
+ * VmLck; munlock() undoes it; MLOCK_ONFAULT locks only what is touched.
+ */
+TEST_F_TIMEOUT(mshare, mlock_inside, 120)
+{
+	int fd = create(_metadata, RGN, 0);
+	char *att = attach(_metadata, fd, RGN, NULL, RW), *ro;
+	long ml0, ml;
+
+	map_in(_metadata, att, 8 * MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, att + 16 * MiB, 8 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	ml0 = meminfo_kb("Mlocked");
+
+	ASSERT_EQ(0, mlock(att + 2 * MiB, 4 * MiB)) TH_LOG("%s", strerror(errno));
+	ml = meminfo_kb("Mlocked");
+	TH_LOG("mlock of 4 MiB inside: Mlocked %+ld kB, VmLck %ld kB", ml - ml0,
+	       status_kb("VmLck"));
+	EXPECT_GE(ml - ml0, 4096);
+	EXPECT_LE(ml - ml0, 4096 + 512);
+	EXPECT_EQ(0, status_kb("VmLck"));
+	/* Populated for everyone: a reader of another attachment takes no faults. */
+	ro = attach(_metadata, fd, RGN, ADDR_C, PROT_READ);
+	{
+		long f0 = minflt_self();
+		unsigned long sum = 0;
+
+		for (size_t off = 2 * MiB; off < 6 * MiB; off += PG)
+			sum += *(volatile char *)(ro + off);
+		EXPECT_EQ(0, sum);
+		EXPECT_LE(minflt_self() - f0, 4);
+	}
+	/* Through a read-only attachment: refused. */
+	EXPECT_ERRNO(EACCES, mlock(ro + 16 * MiB, PG));
+	EXPECT_ERRNO(EACCES, munlock(ro + 2 * MiB, PG));
+	/* A hole in the region. */
+	EXPECT_ERRNO(ENOMEM, mlock(att + 8 * MiB, PG));
+
+	ASSERT_EQ(0, munlock(att + 2 * MiB, 4 * MiB));
+	EXPECT_LE(meminfo_kb("Mlocked") - ml0, 256);
+
+	/* MLOCK_ONFAULT: nothing is locked until it is touched. */
+	ASSERT_EQ(0, syscall(SYS_mlock2, att + 16 * MiB, 4 * MiB, MLOCK_ONFAULT));
+	EXPECT_LE(meminfo_kb("Mlocked") - ml0, 256);
+	for (size_t off = 16 * MiB; off < 18 * MiB; off += PG)
+		att[off] = 1;
+	ml = meminfo_kb("Mlocked");
+	EXPECT_GE(ml - ml0, 2048);
+	EXPECT_LE(ml - ml0, 2048 + 512);
+
+	/* Unmapping and tearing down unlocks. */
+	EXPECT_EQ(0, munmap(ro, RGN));
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(fd);
+	EXPECT_LE(meminfo_kb("Mlocked") - ml0, 256);
+}
+
 /* ------------------------------------------------------------------------ */
 
 static long sys_futex(uint32_t *uaddr, int op, uint32_t val)

@@ -39,6 +39,8 @@ bool __mshare_madvise_inside(struct mm_struct *mm, unsigned long start,
 			     size_t len, int behavior, int *ret);
 bool __mshare_msync_inside(struct mm_struct *mm, unsigned long start,
 			   size_t len, int flags, int *ret);
+bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
+			   size_t len, vm_flags_t flags, int *ret);
 void mshare_flush_tlb(struct mm_struct *mm);
 
 /* Set once the first region is created; gates the futex lookup. */
@@ -63,8 +65,9 @@ static inline bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 }
 
 /*
- * munmap(), mprotect(), madvise() and msync() of a range strictly inside an
- * attachment act on the region: they return true with the result in *@ret.
+ * munmap(), mprotect(), madvise(), msync() and mlock() of a range strictly
+ * inside an attachment act on the region: they return true with the result
+ * in *@ret.
  * A range that partly covers an attachment gets -EINVAL.  Otherwise they
  * return false and the caller goes on as usual.
  */
@@ -103,6 +106,16 @@ static inline bool mshare_msync_inside(struct mm_struct *mm,
 	if (!static_branch_unlikely(&mshare_in_use))
 		return false;
 	return __mshare_msync_inside(mm, start, len, flags, ret);
+}
+
+/* mlock() (@flags with VM_LOCKED) or munlock() (@flags 0) */
+static inline bool mshare_mlock_inside(struct mm_struct *mm,
+				       unsigned long start, size_t len,
+				       vm_flags_t flags, int *ret)
+{
+	if (!static_branch_unlikely(&mshare_in_use))
+		return false;
+	return __mshare_mlock_inside(mm, start, len, flags, ret);
 }
 
 /*
@@ -211,6 +224,13 @@ static inline bool mshare_madvise_inside(struct mm_struct *mm,
 static inline bool mshare_msync_inside(struct mm_struct *mm,
 				       unsigned long start, size_t len,
 				       int flags, int *ret)
+{
+	return false;
+}
+
+static inline bool mshare_mlock_inside(struct mm_struct *mm,
+				       unsigned long start, size_t len,
+				       vm_flags_t flags, int *ret)
 {
 	return false;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * mshare: munmap(), mprotect(), madvise() and msync() at addresses inside an
- * attachment act on the region, so that every sharer sees the result.
+ * mshare: munmap(), mprotect(), madvise(), msync() and mlock() at addresses
+ * inside an attachment act on the region, so that every sharer sees the
+ * result.
  *
  * The rule for a range [start, end) of a process:
  *  - strictly inside one attachment (and not all of it): act on the region,
@@ -201,6 +202,29 @@ bool __mshare_msync_inside(struct mm_struct *mm, unsigned long start,
 		return found < 0;
 	}
 	*ret = do_msync_mm(t.rmm, t.raddr, len, flags);
+	fput(t.file);
+	return true;
+}
+
+/*
+ * mlock(), mlock2() and munlock(): the region's VMAs are locked for every
+ * sharer, counted in the region's locked_vm against the caller's
+ * RLIMIT_MEMLOCK, and the region is populated (unless MLOCK_ONFAULT).
+ */
+bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
+			   size_t len, vm_flags_t flags, int *ret)
+{
+	struct mshare_target t;
+	int found;
+
+	found = mshare_get_target(mm, start, len, true, &t);
+	if (found <= 0) {
+		*ret = found;
+		return found < 0;
+	}
+	*ret = do_mlock_mm(t.rmm, t.raddr, len, flags);
+	if (!*ret && (flags & VM_LOCKED))
+		mshare_populate(t.rmm, t.raddr, t.raddr + len);
 	fput(t.file);
 	return true;
 }
