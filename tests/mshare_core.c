@@ -21,6 +21,7 @@
  *  - every refusal's errno, and 1000 refusals leak nothing
  *  - munmap(), mprotect() and madvise() inside an attachment act on the
  *    region, seen by a sharer attached before the call
+ *  - memcg: a sharer's faults into the region are charged to its memcg
  *  - a shared futex in the region's private anonymous, shared anonymous and
  *    memfd memory wakes a waiter attached at another address
  */
@@ -1788,6 +1789,72 @@ TEST_F_TIMEOUT(mshare, mlock_inside, 120)
 	EXPECT_EQ(0, munmap(att, RGN));
 	close(fd);
 	EXPECT_LE(meminfo_kb("Mlocked") - ml0, 256);
+}
+
+#define MEMCG_DIR "/sys/fs/cgroup/mshare-test"
+
+static long memcg_current(void)
+{
+	char buf[64] = "";
+	int fd = open(MEMCG_DIR "/memory.current", O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	return n > 0 ? atol(buf) : -1;
+}
+
+/*
+ * A region has no owner: what a sharer faults into it is charged to the
+ * sharer's memcg (the rule shmem follows), and stays charged there while
+ * the region keeps the pages, after the sharer has gone.
+ */
+TEST_F_TIMEOUT(mshare, memcg_charges_faulting_task, 60)
+{
+	int fd = create(_metadata, RGN, 0), status;
+	char *att = attach(_metadata, fd, RGN, NULL, RW);
+	long before, after;
+	pid_t pid;
+
+	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
+	rmdir(MEMCG_DIR);
+	ASSERT_EQ(0, mkdir(MEMCG_DIR, 0755)) TH_LOG("%s", strerror(errno));
+	before = memcg_current();
+	ASSERT_LE(0, before) TH_LOG("no memory controller in cgroup2");
+	map_in(_metadata, att, 32 * MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char me[32];
+
+		snprintf(me, sizeof(me), "%d", getpid());
+		write_file(MEMCG_DIR "/cgroup.procs", me);
+		for (size_t off = 0; off < 16 * MiB; off += PG)
+			att[off] = 1;
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(exited_ok(status));
+	after = memcg_current();
+	TH_LOG("a sharer in the memcg faulted 16 MiB into the region: memory.current %+ld kB",
+	       (after - before) / 1024);
+	EXPECT_GE(after - before, (long)(16 * MiB));
+	EXPECT_LE(after - before, (long)(20 * MiB));
+	/* The creator, in the root memcg, faulting more does not charge it. */
+	for (size_t off = 16 * MiB; off < 24 * MiB; off += PG)
+		att[off] = 1;
+	EXPECT_LE(memcg_current() - after, (long)(1 * MiB));
+
+	/* Freeing the region uncharges it. */
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(fd);
+	for (int i = 0; i < 50 && memcg_current() - before > (long)(1 * MiB); i++)
+		sleep_ms(100);
+	EXPECT_LE(memcg_current() - before, (long)(1 * MiB));
+	EXPECT_EQ(0, rmdir(MEMCG_DIR)) TH_LOG("%s", strerror(errno));
 }
 
 /* ------------------------------------------------------------------------ */
