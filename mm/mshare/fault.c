@@ -283,8 +283,7 @@ bool __mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 		return true;
 	}
 	/* Building the region needs a writable attachment of a writable fd. */
-	if (!(vma->vm_flags & VM_WRITE) ||
-	    !(vma->vm_file->f_mode & FMODE_WRITE)) {
+	if (!mshare_may_change(vma)) {
 		*ret = -EACCES;
 		return true;
 	}

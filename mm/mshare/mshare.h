@@ -42,6 +42,12 @@ static inline struct mshare_region *mshare_vma_region(struct vm_area_struct *vma
 	return file_inode(vma->vm_file)->i_private;
 }
 
+/* May attachment @vma change the region?  Writable, of a writable fd. */
+static inline bool mshare_may_change(struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & VM_WRITE) && (vma->vm_file->f_mode & FMODE_WRITE);
+}
+
 /* The region address that @addr in attachment @vma stands for. */
 static inline unsigned long mshare_region_addr(struct vm_area_struct *vma,
 					       unsigned long addr)

@@ -55,11 +55,6 @@ static int mshare_find_inside(struct mm_struct *mm, unsigned long start,
 	return 0;
 }
 
-static bool mshare_may_change(struct vm_area_struct *vma)
-{
-	return (vma->vm_flags & VM_WRITE) && (vma->vm_file->f_mode & FMODE_WRITE);
-}
-
 /*
  * Find and pin the target of an operation on [start, start + len) of @mm,
  * taking and dropping @mm's mmap_lock for reading.  Same returns as
