@@ -13,17 +13,29 @@ P      := $(TOP)/harness/phase.sh
 export BUILD := $(B)
 
 TEST_SRCS := $(sort $(wildcard tests/*.c))
-TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS))
+TEST_SH   := $(sort $(wildcard tests/*.sh))
+TEST_BINS := $(patsubst tests/%.c,$(B)/tests/%,$(TEST_SRCS)) \
+	     $(patsubst tests/%.sh,$(B)/tests/%,$(TEST_SH))
 TEST_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-isystem $(K)/tools/testing/selftests -isystem $(B)/hdr/include \
 	-I$(TOP)/tests -I$(TOP)/userspace/libmshare/include
-TEST_LDLIBS := -lpthread
+TEST_LDLIBS = $(LIBMSHARE) -luring -lpthread
 
+# libmshare (userspace/libmshare/Makefile builds into O=): the static
+# library is what the tests, the CLI and the samples link.
+LIB_O     := $(B)/libmshare
+LIBMSHARE := $(LIB_O)/libmshare.a
+LIB_SRCS  := $(shell find userspace/libmshare -type f 2>/dev/null)
+USER_CFLAGS := -isystem $(B)/hdr/include
+
+# Programs the guest has in PATH (/tests/bin): the CLI and the samples.
+CLI_SRCS := $(shell find userspace/mshare -type f 2>/dev/null)
 SAMPLE_SRCS := $(sort $(wildcard samples/mshare/*.c))
 SAMPLE_BINS := $(patsubst samples/mshare/%.c,$(B)/samples/%,$(SAMPLE_SRCS))
-SAMPLE_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -isystem $(B)/hdr/include
+SAMPLE_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -isystem $(B)/hdr/include \
+	-I$(TOP)/userspace/libmshare/include -I$(TOP)/samples/mshare
 
-.PHONY: all deps kernel kernel-tree tests samples check run vm-run host-tests clean distclean
+.PHONY: all deps kernel kernel-tree lib tests samples check run vm-run host-tests clean distclean
 
 all: kernel tests
 
@@ -37,13 +49,28 @@ kernel-tree: deps
 kernel: kernel-tree
 	@$(P) kernel-build $(TOP)/harness/kernel-build.sh
 
-$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(B)/bzImage
+$(LIBMSHARE): $(LIB_SRCS) $(B)/bzImage
+	@$(MAKE) -s -C userspace/libmshare O=$(LIB_O) EXTRA_CFLAGS="$(USER_CFLAGS)"
+
+$(B)/bin/mshare: $(CLI_SRCS) $(LIBMSHARE)
+	@mkdir -p $(B)/bin
+	@$(MAKE) -s -C userspace/mshare O=$(B)/bin LIBMSHARE=$(LIBMSHARE) \
+		EXTRA_CFLAGS="$(USER_CFLAGS) -static"
+
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIBMSHARE) $(B)/bzImage
 	@mkdir -p $(B)/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDLIBS)
 
-$(B)/samples/%: samples/mshare/%.c $(B)/bzImage
+$(B)/tests/%: tests/%.sh
+	@mkdir -p $(B)/tests
+	install -m 755 $< $@
+
+$(B)/samples/%: samples/mshare/%.c $(wildcard samples/mshare/*.h) $(LIBMSHARE) $(B)/bzImage
 	@mkdir -p $(B)/samples
-	$(CC) $(SAMPLE_CFLAGS) -o $@ $<
+	$(CC) $(SAMPLE_CFLAGS) -o $@ $< $(LIBMSHARE) -luring -lpthread
+
+lib: kernel
+	@$(MAKE) -s $(LIBMSHARE)
 
 tests: kernel
 	@$(P) tests $(MAKE) -s test-bins
@@ -51,8 +78,12 @@ tests: kernel
 samples: kernel
 	@$(MAKE) -s $(SAMPLE_BINS)
 
+# Everything userspace the guest gets, in /tests (programs in LIST) and
+# /tests/bin (the CLI and the samples, in PATH).
 .PHONY: test-bins
-test-bins: $(TEST_BINS)
+test-bins: $(TEST_BINS) $(B)/bin/mshare $(SAMPLE_BINS)
+	@mkdir -p $(B)/tests/bin
+	@cp $(B)/bin/mshare $(SAMPLE_BINS) $(B)/tests/bin/
 	@for t in $(notdir $(TEST_BINS)); do echo $$t; done > $(B)/tests/LIST
 
 host-tests:
@@ -61,7 +92,7 @@ host-tests:
 check: tests
 	@$(TOP)/harness/check.sh
 
-run: tests samples
+run: tests
 	@$(TOP)/harness/demo.sh
 
 vm-run: tests

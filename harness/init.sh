@@ -4,7 +4,7 @@
 # clean channel the host parses, apart from the kernel log on the console
 # (ttyS0), then powers off.
 /bin/busybox --install -s /bin
-export PATH=/bin:/sbin:/usr/bin:/tests
+export PATH=/bin:/sbin:/usr/bin:/tests/bin:/tests
 mkdir -p /proc /sys /dev /tmp /run /mnt
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys

@@ -47,8 +47,22 @@ fi
 log=$B/$name.guest.log
 out=$B/$name.job.log
 rm -f "$log" "$out"
+# Two NUMA nodes (one CPU and half the memory each) unless VM_NUMA=1, so
+# that mbind/migrate_pages tests have somewhere to move pages.
+mem=${VM_MEM:-4G}
+case "$mem" in
+*G) mb=$(( ${mem%G} * 1024 )) ;;
+*M) mb=${mem%M} ;;
+*) mb=$mem ;;
+esac
+numa=()
+if [ "${VM_NUMA:-2}" = 2 ] && [ "${VM_CPUS:-2}" = 2 ]; then
+	half=$(( mb / 2 ))
+	numa=(-object memory-backend-ram,id=m0,size=${half}M -numa node,nodeid=0,cpus=0,memdev=m0
+	      -object memory-backend-ram,id=m1,size=$(( mb - half ))M -numa node,nodeid=1,cpus=1,memdev=m1)
+fi
 set +e
-timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_CPUS:-2}" -m "${VM_MEM:-4G}" \
+timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_CPUS:-2}" -m "${mb}M" "${numa[@]}" \
 	-display none -monitor none -no-reboot \
 	-kernel "$B/bzImage" -initrd "$B/$name.initramfs.gz" \
 	-append "console=ttyS0 panic=-1 loglevel=4 ${VM_APPEND:-}" \
