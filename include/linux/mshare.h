@@ -108,6 +108,22 @@ static inline bool mshare_msync_inside(struct mm_struct *mm,
 	return __mshare_msync_inside(mm, start, len, flags, ret);
 }
 
+bool __mshare_range_meets_attachment(struct mm_struct *mm,
+				     unsigned long start, unsigned long end);
+
+/*
+ * Does [@start, @end) of @mm meet an attachment?  For calls that a region
+ * cannot take from one sharer (mbind()).  The caller holds @mm's mmap_lock.
+ */
+static inline bool mshare_range_meets_attachment(struct mm_struct *mm,
+						 unsigned long start,
+						 unsigned long end)
+{
+	if (!static_branch_unlikely(&mshare_in_use))
+		return false;
+	return __mshare_range_meets_attachment(mm, start, end);
+}
+
 /* mlock() (@flags with VM_LOCKED) or munlock() (@flags 0) */
 static inline bool mshare_mlock_inside(struct mm_struct *mm,
 				       unsigned long start, size_t len,
@@ -231,6 +247,13 @@ static inline bool mshare_msync_inside(struct mm_struct *mm,
 static inline bool mshare_mlock_inside(struct mm_struct *mm,
 				       unsigned long start, size_t len,
 				       vm_flags_t flags, int *ret)
+{
+	return false;
+}
+
+static inline bool mshare_range_meets_attachment(struct mm_struct *mm,
+						 unsigned long start,
+						 unsigned long end)
 {
 	return false;
 }

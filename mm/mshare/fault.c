@@ -76,6 +76,28 @@ static vm_fault_t mshare_link(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
+ * Link every PUD entry of attachment @vma to the region's PMD tables, which
+ * exist for the whole region from the moment its size is set (see
+ * mshare_region_prealloc()), so that a sharer finds what the region maps
+ * without faulting: GUP-fast, pagemap, mincore and core dumps included.
+ * The caller holds @vma's mm's mmap_lock for writing: from mmap() of the
+ * region (attach) or from fork() (the child's copy of an attachment).
+ * Returns 0 or -ENOMEM; what was linked stays linked (the fault path links
+ * the rest, and unmapping the attachment unlinks it all).
+ */
+int mshare_link_all(struct vm_area_struct *vma)
+{
+	struct mm_struct *rmm = mshare_vma_region(vma)->mm;
+	unsigned long addr;
+
+	mmap_assert_write_locked(vma->vm_mm);
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PUD_SIZE)
+		if (mshare_link(vma, addr, rmm, mshare_region_addr(vma, addr)))
+			return -ENOMEM;
+	return 0;
+}
+
+/*
  * Take the region's mmap_lock for a fault that holds the process's.
  * Returns false if the fault must be retried instead.
  */

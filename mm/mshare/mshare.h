@@ -35,6 +35,7 @@ struct mshare_region {
 
 void mshare_populate(struct mm_struct *rmm, unsigned long start,
 		     unsigned long end);
+int mshare_link_all(struct vm_area_struct *vma);
 
 /* An attachment's region: msharefs keeps it in the region inode. */
 static inline struct mshare_region *mshare_vma_region(struct vm_area_struct *vma)

@@ -20,6 +20,19 @@
 #include "../internal.h"
 #include "mshare.h"
 
+bool __mshare_range_meets_attachment(struct mm_struct *mm,
+				     unsigned long start, unsigned long end)
+{
+	struct vm_area_struct *vma;
+	VMA_ITERATOR(vmi, mm, start);
+
+	mmap_assert_locked(mm);
+	for_each_vma_range(vmi, vma, end)
+		if (vma_is_mshare(vma))
+			return true;
+	return false;
+}
+
 /* What a routed operation needs once the process's lock is dropped. */
 struct mshare_target {
 	struct file *file;		/* holds the region */

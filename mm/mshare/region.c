@@ -90,6 +90,39 @@ static bool mshare_size_ok(loff_t size)
 }
 
 /*
+ * Allocate the region's P4D, PUD and PMD tables for [MSHARE_BASE, +@size):
+ * one PMD table per PUD_SIZE, kept until the region is freed, so that every
+ * attachment can link all of its PUD entries when it is made.  Tables
+ * allocated before a failure are freed with the region.
+ */
+static int mshare_region_prealloc(struct mm_struct *rmm, unsigned long size)
+{
+	unsigned long addr;
+	int ret = 0;
+
+	if (mmap_write_lock_killable(rmm))
+		return -EINTR;
+	for (addr = MSHARE_BASE; addr < MSHARE_BASE + size; addr += PUD_SIZE) {
+		pgd_t *pgd = pgd_offset(rmm, addr);
+		p4d_t *p4d;
+		pud_t *pud;
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+			break;
+		}
+		p4d = p4d_alloc(rmm, pgd, addr);
+		pud = p4d ? pud_alloc(rmm, p4d, addr) : NULL;
+		if (!pud || !pmd_alloc(rmm, pud, addr)) {
+			ret = -ENOMEM;
+			break;
+		}
+	}
+	mmap_write_unlock(rmm);
+	return ret;
+}
+
+/*
  * The size is set once: at creation, or by the first ftruncate() or
  * fallocate() of a region created by name.  Setting it again to the same
  * value is a no-op.  The caller holds the inode lock.
@@ -97,11 +130,15 @@ static bool mshare_size_ok(loff_t size)
 int mshare_region_set_size(struct mshare_region *r, loff_t size)
 {
 	unsigned long cur = READ_ONCE(r->size);
+	int ret;
 
 	if (cur)
 		return size == cur ? 0 : -EBUSY;
 	if (!mshare_size_ok(size))
 		return -EINVAL;
+	ret = mshare_region_prealloc(r->mm, size);
+	if (ret)
+		return ret;
 	WRITE_ONCE(r->size, size);
 	return 0;
 }
@@ -115,8 +152,13 @@ unsigned long mshare_region_size(struct mshare_region *r)
 
 static void mshare_vm_open(struct vm_area_struct *vma)
 {
-	/* fork() duplicates an attachment; splitting is refused */
+	/*
+	 * fork() duplicates an attachment (splitting is refused): the child
+	 * shares the region's tables at once.  If linking fails for want of
+	 * memory, the child's faults link what is missing.
+	 */
 	atomic_inc(&mshare_vma_region(vma)->nr_attach);
+	mshare_link_all(vma);
 }
 
 static void mshare_vm_close(struct vm_area_struct *vma)
@@ -148,6 +190,7 @@ int mshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct mshare_region *r = mshare_file_region(file);
 	unsigned long size = mshare_region_size(r);
+	int ret;
 
 	/* MAP_SHARED; without FMODE_WRITE do_mmap() drops VM_SHARED */
 	if (!(vma->vm_flags & VM_MAYSHARE))
@@ -166,8 +209,14 @@ int mshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 	 */
 	vm_flags_set(vma, VM_MSHARE | VM_DONTEXPAND);
 	vma->vm_ops = &mshare_vm_ops;
-	atomic_inc(&r->nr_attach);
-	return 0;
+	/*
+	 * Share the region's tables from the start.  On failure mmap() unmaps
+	 * the VMA without closing it, and that unlinks what was linked.
+	 */
+	ret = mshare_link_all(vma);
+	if (!ret)
+		atomic_inc(&r->nr_attach);
+	return ret;
 }
 
 unsigned long mshare_get_unmapped_area(struct file *file, unsigned long addr,
