@@ -231,6 +231,14 @@ static long msharefs_region_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/* Write back the files mapped in the region (msync() of an attachment) */
+static int msharefs_fsync(struct file *file, loff_t start, loff_t end,
+			  int datasync)
+{
+	return mshare_region_fsync(mshare_file_region(file), start, end,
+				   datasync);
+}
+
 static const struct file_operations msharefs_region_fops = {
 	.mmap = mshare_region_mmap,
 	.get_unmapped_area = mshare_get_unmapped_area,
@@ -238,6 +246,7 @@ static const struct file_operations msharefs_region_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 	.read = msharefs_region_read,
 	.fallocate = msharefs_fallocate,
+	.fsync = msharefs_fsync,
 	.llseek = generic_file_llseek,
 };
 

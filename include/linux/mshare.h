@@ -10,6 +10,7 @@
 #include <linux/mm_types.h>
 #include <linux/sched/coredump.h>
 
+struct folio;
 struct mmu_gather;
 struct pt_regs;
 
@@ -42,6 +43,7 @@ bool __mshare_msync_inside(struct mm_struct *mm, unsigned long start,
 bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
 			   size_t len, vm_flags_t flags, int *ret);
 void mshare_flush_tlb(struct mm_struct *mm);
+bool mshare_gup_folio_ok(struct folio *folio, unsigned int gup_flags);
 
 /* Set once the first region is created; gates the futex lookup. */
 DECLARE_STATIC_KEY_FALSE(mshare_in_use);
@@ -170,6 +172,8 @@ long mshare_region_create_mapping(struct mshare_region *r,
 long mshare_region_unmap(struct mshare_region *r, u64 offset, u64 size);
 void mshare_region_stat(struct mshare_region *r, struct mshare_stat *st);
 void mshare_region_show(struct mshare_region *r, struct seq_buf *s);
+int mshare_region_fsync(struct mshare_region *r, loff_t start, loff_t end,
+			int datasync);
 
 /* fs/msharefs */
 bool is_mshare_file(struct file *file);
@@ -207,6 +211,12 @@ static inline bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 
 static inline void mshare_flush_tlb(struct mm_struct *mm)
 {
+}
+
+static inline bool mshare_gup_folio_ok(struct folio *folio,
+				       unsigned int gup_flags)
+{
+	return true;
 }
 
 static inline struct mm_struct *mshare_futex_mm(struct mm_struct *mm,

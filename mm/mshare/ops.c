@@ -7,9 +7,12 @@
  * The rule for a range [start, end) of a process:
  *  - strictly inside one attachment (and not all of it): act on the region,
  *    at the corresponding region addresses;
- *  - partly covering an attachment: -EINVAL;
- *  - all of an attachment, or anything else: the ordinary path (munmap()
- *    detaches; mprotect() and madvise() of an attachment are refused there).
+ *  - partly covering an attachment and reaching outside it: -EINVAL;
+ *  - exactly one whole attachment: munmap() detaches, mlock() and munlock()
+ *    act on the whole region, msync() writes it back (through the region
+ *    file's fsync), mprotect() and madvise() are refused with -EINVAL;
+ *  - whole attachments and more: madvise() is refused, the rest take the
+ *    ordinary path, which leaves the attachments' tables alone.
  *
  * Changing the region needs a writable attachment of a writable fd
  * (-EACCES otherwise), except for advice that only reads or hints.
@@ -40,10 +43,19 @@ struct mshare_target {
 	unsigned long raddr;
 };
 
+/* Where a range [start, end) of a process lies, for mshare. */
+enum mshare_where {
+	MSHARE_ELSEWHERE,	/* meets no attachment */
+	MSHARE_INSIDE,		/* strictly inside one attachment */
+	MSHARE_WHOLE,		/* exactly one whole attachment */
+	MSHARE_BEYOND,		/* whole attachments and more */
+};
+
 /*
- * Look for the attachment that [start, start + len) of @mm lies in.  The
- * caller holds @mm's mmap_lock.  Returns 1 with *@vmap set if the range is
- * strictly inside one, 0 if the operation is not for mshare, or -EINVAL.
+ * Look for the attachment that [start, start + len) of @mm meets.  The
+ * caller holds @mm's mmap_lock.  Returns where the range lies, with *@vmap
+ * set for MSHARE_INSIDE and MSHARE_WHOLE, or -EINVAL if the range covers
+ * only part of an attachment and reaches outside it.
  */
 static int mshare_find_inside(struct mm_struct *mm, unsigned long start,
 			      size_t len, struct vm_area_struct **vmap)
@@ -51,31 +63,40 @@ static int mshare_find_inside(struct mm_struct *mm, unsigned long start,
 	unsigned long end = start + len;
 	struct vma_iterator vmi;
 	struct vm_area_struct *vma;
+	int where = MSHARE_ELSEWHERE;
 
 	vma_iter_init(&vmi, mm, start);
 	if (!len || end < start)
-		return 0;
+		return MSHARE_ELSEWHERE;
 	for_each_vma_range(vmi, vma, end) {
 		if (!vma_is_mshare(vma))
 			continue;
-		if (start <= vma->vm_start && end >= vma->vm_end)
-			return 0;	/* all of it: not inside */
-		if (start < vma->vm_start || end > vma->vm_end)
-			return -EINVAL;
-		*vmap = vma;
-		return 1;
+		if (start > vma->vm_start || end < vma->vm_end) {
+			/* Part of it: inside, or straddling an edge. */
+			if (start < vma->vm_start || end > vma->vm_end)
+				return -EINVAL;
+			*vmap = vma;
+			return MSHARE_INSIDE;
+		}
+		if (start == vma->vm_start && end == vma->vm_end) {
+			*vmap = vma;
+			return MSHARE_WHOLE;
+		}
+		where = MSHARE_BEYOND;	/* go on: a later one may straddle */
 	}
-	return 0;
+	return where;
 }
 
 /*
  * Find and pin the target of an operation on [start, start + len) of @mm,
- * taking and dropping @mm's mmap_lock for reading.  Same returns as
- * mshare_find_inside(), or -EACCES if @change and the attachment may not
- * change the region.
+ * taking and dropping @mm's mmap_lock for reading.  @whole: a whole
+ * attachment stands for the whole region.  Returns 1 if there is a target,
+ * 0 if the operation is not for mshare, -EINVAL, or -EACCES if @change and
+ * the attachment may not change the region.
  */
 static int mshare_get_target(struct mm_struct *mm, unsigned long start,
-			     size_t len, bool change, struct mshare_target *t)
+			     size_t len, bool change, bool whole,
+			     struct mshare_target *t)
 {
 	struct vm_area_struct *vma;
 	int ret;
@@ -83,8 +104,13 @@ static int mshare_get_target(struct mm_struct *mm, unsigned long start,
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	ret = mshare_find_inside(mm, start, len, &vma);
-	if (ret == 1 && change && !mshare_may_change(vma))
-		ret = -EACCES;
+	if (ret == MSHARE_INSIDE || (whole && ret == MSHARE_WHOLE)) {
+		ret = 1;
+		if (change && !mshare_may_change(vma))
+			ret = -EACCES;
+	} else if (ret > 0) {
+		ret = 0;
+	}
 	if (ret == 1) {
 		t->file = get_file(vma->vm_file);
 		t->rmm = mshare_vma_region(vma)->mm;
@@ -106,10 +132,12 @@ bool __mshare_munmap_inside(struct mm_struct *mm, unsigned long start,
 		return false;
 	len = PAGE_ALIGN(len);
 	found = mshare_find_inside(mm, start, len, &vma);
-	if (found <= 0) {
+	if (found < 0) {
 		*ret = found;
-		return found < 0;
+		return true;
 	}
+	if (found != MSHARE_INSIDE)
+		return false;	/* munmap() of a whole attachment detaches */
 	if (!mshare_may_change(vma)) {
 		*ret = -EACCES;
 		return true;
@@ -134,7 +162,8 @@ bool __mshare_mprotect_inside(struct mm_struct *mm, unsigned long start,
 
 	if (offset_in_page(start))
 		return false;
-	found = mshare_get_target(mm, start, PAGE_ALIGN(len), true, &t);
+	/* A whole attachment: mprotect() refuses it */
+	found = mshare_get_target(mm, start, PAGE_ALIGN(len), true, false, &t);
 	if (found <= 0) {
 		*ret = found;
 		return found < 0;
@@ -179,10 +208,25 @@ bool __mshare_madvise_inside(struct mm_struct *mm, unsigned long start,
 			     size_t len, int behavior, int *ret)
 {
 	int ok = mshare_advice_ok(behavior);
+	struct vm_area_struct *vma;
 	struct mshare_target t;
 	int found;
 
-	found = mshare_get_target(mm, start, len, ok == 2, &t);
+	/*
+	 * Advice on whole attachments is refused: per-process advice cannot
+	 * act on the region's tables, and paths that do not walk VMAs
+	 * (MADV_POPULATE_*, MADV_HWPOISON) would act on the region unasked.
+	 */
+	if (mmap_read_lock_killable(mm))
+		return -EINTR;
+	found = mshare_find_inside(mm, start, len, &vma);
+	mmap_read_unlock(mm);
+	if (found == MSHARE_WHOLE || found == MSHARE_BEYOND) {
+		*ret = -EINVAL;
+		return true;
+	}
+
+	found = mshare_get_target(mm, start, len, ok == 2, false, &t);
 	if (found <= 0) {
 		*ret = found;
 		return found < 0;
@@ -204,7 +248,7 @@ bool __mshare_msync_inside(struct mm_struct *mm, unsigned long start,
 
 	if (offset_in_page(start))
 		return false;
-	found = mshare_get_target(mm, start, PAGE_ALIGN(len), false, &t);
+	found = mshare_get_target(mm, start, PAGE_ALIGN(len), false, false, &t);
 	if (found <= 0) {
 		*ret = found;
 		return found < 0;
@@ -225,7 +269,8 @@ bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
 	struct mshare_target t;
 	int found;
 
-	found = mshare_get_target(mm, start, len, true, &t);
+	/* mlock() of a whole attachment locks the whole region */
+	found = mshare_get_target(mm, start, len, true, true, &t);
 	if (found <= 0) {
 		*ret = found;
 		return found < 0;

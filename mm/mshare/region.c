@@ -219,6 +219,54 @@ int mshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 	return ret;
 }
 
+/*
+ * fsync() of a region, and msync(MS_SYNC) of a whole attachment: write back
+ * every shared file mapping of the region that meets [start, end] (region
+ * offsets), each over the part of its file that the region maps there.
+ */
+int mshare_region_fsync(struct mshare_region *r, loff_t start, loff_t end,
+			int datasync)
+{
+	loff_t size = mshare_region_size(r);
+	unsigned long addr = MSHARE_BASE + start;
+	unsigned long last = MSHARE_BASE + min(end, size - 1);
+	struct mm_struct *rmm = r->mm;
+	int ret = 0;
+
+	if (!size || start < 0 || start > end || start >= size)
+		return 0;
+	while (addr <= last) {
+		struct vm_area_struct *vma;
+		struct file *file;
+		loff_t fstart, fend;
+		int err;
+
+		if (mmap_read_lock_killable(rmm))
+			return -EINTR;
+		vma = find_vma(rmm, addr);
+		if (!vma || vma->vm_start > last) {
+			mmap_read_unlock(rmm);
+			break;
+		}
+		addr = max(addr, vma->vm_start);
+		fstart = ((loff_t)vma->vm_pgoff << PAGE_SHIFT) +
+			 (addr - vma->vm_start);
+		fend = fstart + (min(vma->vm_end - 1, last) - addr);
+		file = NULL;
+		if (vma->vm_file && (vma->vm_flags & VM_SHARED))
+			file = get_file(vma->vm_file);
+		addr = vma->vm_end;
+		mmap_read_unlock(rmm);
+		if (!file)
+			continue;
+		err = vfs_fsync_range(file, fstart, fend, datasync);
+		fput(file);
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
 unsigned long mshare_get_unmapped_area(struct file *file, unsigned long addr,
 				       unsigned long len, unsigned long pgoff,
 				       unsigned long flags)

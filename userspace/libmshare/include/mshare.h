@@ -37,9 +37,16 @@ extern "C" {
 #define MSHARE_CLOEXEC		0x0001U
 #endif
 
-/* Region sizes and attach addresses are multiples of this (1 GiB, x86-64) */
+/*
+ * Region sizes and attach addresses are multiples of this (1 GiB, x86-64).
+ * Spelt exactly as in <linux/mshare.h>, so that both can be included in
+ * either order.
+ */
+#ifndef MSHARE_ALIGN_SHIFT
+#define MSHARE_ALIGN_SHIFT	30
+#endif
 #ifndef MSHARE_ALIGN
-#define MSHARE_ALIGN		(1ULL << 30)
+#define MSHARE_ALIGN		(1ULL << MSHARE_ALIGN_SHIFT)
 #endif
 
 /* A region's figures, in bytes unless named (MSHAREFS_GET_STAT). */
@@ -54,7 +61,8 @@ struct mshare_stats {
 
 /* What mshare_query() finds about this system. */
 struct mshare_sysinfo {
-	uint64_t align;		/* region alignment, from mshare_info */
+	uint64_t align;		/* region alignment, from mshare_info
+				   (MSHARE_ALIGN if not mounted) */
 	int syscall;		/* 1: mshare_create() is there, 0: -ENOSYS */
 	int mounted;		/* 1: msharefs is mounted at the directory */
 	char dir[256];		/* the msharefs directory used */
@@ -94,7 +102,7 @@ long long mshare_size(int fd);
 /* Stats of the region behind @fd, or of the named region. */
 int mshare_stat(int fd, struct mshare_stats *st);
 int mshare_stat_name(const char *name, struct mshare_stats *st);
-/* 1 if @fd is a region fd, 0 if not, -errno if @fd is bad. */
+/* 1 if @fd is a region fd, 0 if not, -errno (-EBADF) if @fd is bad. */
 int mshare_is_region(int fd);
 
 /* ---- attaching ---- */
@@ -134,13 +142,15 @@ int mshare_protect_at(void *base, size_t region_off, size_t len, int prot);
 
 /*
  * Send @fd over the connected Unix socket @sock with @len bytes of @data
- * (@len >= 1; NULL data sends one zero byte).  Handles EINTR and partial
- * writes; returns 0 or -errno (-EPIPE if the peer went away).
+ * (@len >= 1; NULL data with @len 0 or 1 sends one zero byte).  Handles
+ * EINTR and partial writes; returns 0 or -errno (-EPIPE if the peer went
+ * away).
  */
 int mshare_send_fd(int sock, int fd, const void *data, size_t len);
 /*
- * Receive an fd and exactly @len bytes of data sent by mshare_send_fd().
- * The new fd (close-on-exec) goes to *@fd.  Returns 0, or -errno:
+ * Receive an fd and exactly @len bytes of data sent by mshare_send_fd()
+ * (NULL data with @len 0 or 1: one byte, dropped).  The new fd
+ * (close-on-exec) goes to *@fd, only on success.  Returns 0, or -errno:
  * -ECONNRESET if the peer closed before the whole message, -EBADMSG if
  * the message carried no fd (or more than one: extras are closed).
  */
