@@ -7,6 +7,12 @@ B=${BUILD:-$top/build}
 mkdir -p "$B"
 bash "$top/tests/host/test_tapcheck.sh" > "$B/host-tests.tap"
 cat "$B/host-tests.tap"
+# libmshare's build, install and exports; the CLI's size/format unit tests
+bash "$top/tests/host/test_libmshare_build.sh" "$B/hdr/include" > "$B/host-lib.tap" 2>&1
+grep -v '^ok' "$B/host-lib.tap" || true
+make -s -C "$top/userspace/mshare" O="$B/cli-host" LIBMSHARE="$B/libmshare/libmshare.a" \
+	EXTRA_CFLAGS="-isystem $B/hdr/include" check > "$B/host-cli.tap" 2>&1
+grep -v '^ok' "$B/host-cli.tap" || true
 t0=$(date +%s)
 bash "$top/harness/lint.sh" > "$B/lint.tap"
 echo "[time] kernel-lint: $(( $(date +%s) - t0 ))s" >&2
@@ -22,5 +28,6 @@ vmrc=$?
 echo "[time] boot-and-tests: $(( $(date +%s) - t0 ))s" >&2
 cat "$B/check.console" | grep -E '^(ok|not ok|### (BEGIN|END)|#  +(RUN|OK|FAIL)|# .*(: |PASSED|FAILED)|\[time\]|run-vm:)' || true
 [ $vmrc = 0 ] || echo "check: the VM run failed (rc=$vmrc); guest log: $B/check.guest.log"
-python3 "$top/harness/tapcheck.py" --quiet --tap host="$B/host-tests.tap" --tap lint="$B/lint.tap" \
+python3 "$top/harness/tapcheck.py" --quiet --tap host="$B/host-tests.tap" \
+	--tap host-lib="$B/host-lib.tap" --tap host-cli="$B/host-cli.tap" --tap lint="$B/lint.tap" \
 	--job "$B/check.job.log" --guest "$B/check.guest.log"

@@ -17,7 +17,8 @@ result() {
 	if [ "$1" = 0 ]; then echo "ok $n $2"; else echo "not ok $n $2"; fails=$((fails + 1)); fi
 }
 echo "TAP version 13"
-echo "1..$(( $(echo $files | wc -w) + $(ls patches/*.patch 2>/dev/null | wc -l) + $(echo $dirs | wc -w) ))"
+mans=$(git ls-files 'userspace/*.[1-8]' 2>/dev/null || find userspace -name '*.[1-8]')
+echo "1..$(( $(echo $files | wc -w) + $(ls patches/*.patch 2>/dev/null | wc -l) + $(echo $dirs | wc -w) + $(echo $mans | wc -w) ))"
 for f in $files; do
 	out=$(perl "$cp" --no-tree --strict --terse -f "$f" 2>&1 | grep -E 'ERROR|WARNING|CHECK')
 	result $([ -z "$out" ] && echo 0 || echo 1) "checkpatch --strict $f"
@@ -34,5 +35,11 @@ for d in $dirs; do
 	out=$(make -C "$K" -s W=1 CC="${LINT_CC:-gcc}" "$d" 2>&1 | grep -E 'warning:|error:')
 	result $([ -z "$out" ] && echo 0 || echo 1) "W=1 build of $d"
 	[ -z "$out" ] || printf '%s\n' "$out" | head -20 | sed 's/^/# /'
+done
+for m in $mans; do
+	# .so pages are links: render them from their directory's parent
+	out=$(cd "$(dirname "$m")/.." && groff -man -Tutf8 -ww -z "$(basename "$(dirname "$m")")/$(basename "$m")" 2>&1)
+	result $([ -z "$out" ] && echo 0 || echo 1) "groff -ww $m"
+	[ -z "$out" ] || printf '%s\n' "$out" | head -10 | sed 's/^/# /'
 done
 exit $((fails != 0))

@@ -265,12 +265,45 @@ static int msharefs_create(struct mnt_idmap *idmap, struct inode *dir,
 	return 0;
 }
 
+/* Only regions have names to take away or give: mshare_info stays put. */
+static bool msharefs_is_region_dentry(struct dentry *dentry)
+{
+	return d_really_is_negative(dentry) ||
+	       d_inode(dentry)->i_fop == &msharefs_region_fops;
+}
+
+static int msharefs_unlink(struct inode *dir, struct dentry *dentry)
+{
+	if (!msharefs_is_region_dentry(dentry))
+		return -EPERM;
+	return simple_unlink(dir, dentry);
+}
+
+static int msharefs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
+			   struct dentry *old_dentry, struct inode *new_dir,
+			   struct dentry *new_dentry, unsigned int flags)
+{
+	if (!msharefs_is_region_dentry(old_dentry) ||
+	    !msharefs_is_region_dentry(new_dentry))
+		return -EPERM;
+	return simple_rename(idmap, old_dir, old_dentry, new_dir, new_dentry,
+			     flags);
+}
+
+static int msharefs_link(struct dentry *old_dentry, struct inode *dir,
+			 struct dentry *dentry)
+{
+	if (!msharefs_is_region_dentry(old_dentry))
+		return -EPERM;
+	return simple_link(old_dentry, dir, dentry);
+}
+
 static const struct inode_operations msharefs_dir_iops = {
 	.lookup = simple_lookup,
 	.create = msharefs_create,
-	.link = simple_link,
-	.unlink = simple_unlink,
-	.rename = simple_rename,
+	.link = msharefs_link,
+	.unlink = msharefs_unlink,
+	.rename = msharefs_rename,
 };
 
 static ssize_t msharefs_info_read(struct file *file, char __user *buf,

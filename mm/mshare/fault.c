@@ -315,14 +315,20 @@ bool __mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 	if (!vma)
 		return false;
 
-	/* A range straddling an attachment's edge is neither here nor there. */
+	/*
+	 * A range straddling an attachment's edge is neither here nor there;
+	 * MAP_FIXED_NOREPLACE finds the attachment in its way.
+	 */
 	if (addr < vma->vm_start || addr + len > vma->vm_end) {
-		*ret = -EINVAL;
+		*ret = flags & MAP_FIXED_NOREPLACE ? -EEXIST : -EINVAL;
 		return true;
 	}
-	/* Mapping a region inside a region would make a cycle. */
+	/*
+	 * Mapping a region inside a region would make a cycle.  With
+	 * MAP_FIXED_NOREPLACE, the attachment already there comes first.
+	 */
 	if (file && is_mshare_file(file)) {
-		*ret = -EINVAL;
+		*ret = flags & MAP_FIXED_NOREPLACE ? -EEXIST : -EINVAL;
 		return true;
 	}
 	/* Building the region needs a writable attachment of a writable fd. */
