@@ -1200,7 +1200,8 @@ TEST_F(mshare, inside_refusals)
 
 	/* Straddling an edge of the attachment. */
 	EXPECT_MAP_ERRNO(EINVAL, mmap(att - PG, 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att - PG, 2 * PG, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+	/* MAP_FIXED_NOREPLACE finds the attachment in its way. */
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att - PG, 2 * PG, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
 	EXPECT_MAP_ERRNO(EINVAL, mmap(att2 + 2 * RGN - PG, 2 * PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0));
 	EXPECT_MAP_ERRNO(EINVAL, mmap(att - PG, 2 * RGN + 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
 	/* ... or between two adjacent attachments. */
@@ -1208,7 +1209,7 @@ TEST_F(mshare, inside_refusals)
 
 	/* A region inside a region. */
 	EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
 	EXPECT_MAP_ERRNO(EINVAL, mmap(att, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
 
 	/* MAP_FIXED_NOREPLACE over what is there. */
@@ -1948,6 +1949,1093 @@ TEST_F_TIMEOUT(mshare, futex_across_sharers, 120)
 	}
 	munmap(att, RGN);
 	close(memfd);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/*
+ * Attachments link all of the region's tables when made and at fork; the
+ * region keeps its tables while it lives and frees them all with itself;
+ * msync(), mlock() and madvise() of a whole attachment; MAP_FIXED_NOREPLACE
+ * over an attachment; long-term pins of ext4 mappings inside a region.
+ */
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
+#include <linux/msharefs.h>
+#include <liburing.h>
+
+/* <sys/mount.h> clashes with <linux/mount.h>, which liburing pulls in. */
+extern int mount(const char *source, const char *target, const char *fstype,
+		 unsigned long flags, const void *data);
+extern int umount2(const char *target, int flags);
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE		25
+#endif
+#ifndef MADV_SOFT_OFFLINE
+#define MADV_SOFT_OFFLINE	101
+#endif
+
+/* Pages of [p, p + len) that /proc/self/pagemap shows present (bit 63), or -1. */
+static long pagemap_present(const void *p, size_t len)
+{
+	static uint64_t ent[2048];
+	const size_t per = sizeof(ent) / sizeof(ent[0]);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	long n = 0;
+
+	if (fd < 0)
+		return -1;
+	for (size_t pg = 0; pg < len / PG; pg += per) {
+		size_t cnt = len / PG - pg < per ? len / PG - pg : per;
+		off_t off = ((uintptr_t)p / PG + pg) * sizeof(uint64_t);
+
+		if (pread(fd, ent, cnt * sizeof(uint64_t), off) !=
+		    (ssize_t)(cnt * sizeof(uint64_t))) {
+			close(fd);
+			return -1;
+		}
+		for (size_t i = 0; i < cnt; i++)
+			n += ent[i] >> 63;
+	}
+	close(fd);
+	return n;
+}
+
+/* Pages of [p, p + len) (at most 64 MiB) that mincore() reports resident, or -1. */
+static long mincore_resident(void *p, size_t len)
+{
+	static unsigned char vec[64 * MiB / PG];
+	long n = 0;
+
+	if (len / PG > sizeof(vec) || mincore(p, len, vec))
+		return -1;
+	for (size_t i = 0; i < len / PG; i++)
+		n += vec[i] & 1;
+	return n;
+}
+
+static void region_stat(struct __test_metadata *_metadata, int fd,
+			struct mshare_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	ASSERT_EQ(0, ioctl(fd, MSHAREFS_GET_STAT, st)) TH_LOG("MSHAREFS_GET_STAT: %s",
+							   strerror(errno));
+}
+
+/* A /proc/vmstat counter, folded exactly; -1 if missing. */
+static long vmstat_val(const char *name)
+{
+	char line[256];
+	size_t len = strlen(name);
+	long val = -1;
+	FILE *f;
+
+	vmstat_refresh();
+	f = fopen("/proc/vmstat", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ' ')
+			val = strtol(line + len + 1, NULL, 10);
+	fclose(f);
+	return val;
+}
+
+/* Read a word that may be unmapped under us: false on SIGSEGV/SIGBUS. */
+static bool read_word_probe(volatile uint64_t *p, uint64_t *v)
+{
+	struct sigaction sa = { .sa_handler = probe_handler };
+	struct sigaction old_segv, old_bus;
+	volatile bool ok = false;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	if (sigsetjmp(probe_env, 1) == 0) {
+		*v = *p;
+		ok = true;
+	}
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	return ok;
+}
+
+/* ------------------------------------------------------------------------ */
+/*
+ * A sharer attaching a region that another sharer populated, and a forked
+ * child of a sharer, find every populated page through the region's tables
+ * from the start: pagemap and mincore show them before anything is
+ * touched, and reading them takes no faults.  Pages never faulted in show
+ * as absent.
+ */
+#define LK_LEN		(16 * MiB)	/* [0, 8 MiB) memfd, [8, 16 MiB) private anon */
+#define LK_UNTOUCHED	(32 * MiB)	/* shared anonymous, never faulted */
+#define LK_UNTOUCHED_LEN (4 * MiB)
+#define LK_TAG		0x1c
+
+struct lk_res {
+	long present, resident, faults, bad;
+	long untouched_present, untouched_resident;
+};
+
+static void lk_populate(struct __test_metadata *_metadata, char *att, int memfd)
+{
+	map_in(_metadata, att, LK_LEN / 2, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + LK_LEN / 2, LK_LEN / 2, RW,
+	       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, att + LK_UNTOUCHED, LK_UNTOUCHED_LEN, RW,
+	       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(att, LK_LEN, PG, LK_TAG, 0);
+}
+
+/* In the sharer: look before touching, then read it all, counting faults. */
+static void lk_measure(char *att, struct lk_res *r)
+{
+	long f0;
+
+	r->present = pagemap_present(att, LK_LEN);
+	r->untouched_present = pagemap_present(att + LK_UNTOUCHED, LK_UNTOUCHED_LEN);
+	r->resident = mincore_resident(att, LK_LEN);
+	r->untouched_resident = mincore_resident(att + LK_UNTOUCHED, LK_UNTOUCHED_LEN);
+	f0 = minflt_self();
+	r->bad = check_pat(att, LK_LEN, PG, LK_TAG, 0);
+	r->faults = minflt_self() - f0;
+}
+
+static void lk_check(struct __test_metadata *_metadata, const struct lk_res *r,
+		     const char *who)
+{
+	TH_LOG("%s: before touching, pagemap present %ld/%lu, mincore resident %ld/%lu (never-faulted range: %ld, %ld); reading 16 MiB: %ld minor faults",
+	       who, r->present, LK_LEN / PG, r->resident, LK_LEN / PG,
+	       r->untouched_present, r->untouched_resident, r->faults);
+	EXPECT_EQ((long)(LK_LEN / PG), r->present);
+	EXPECT_EQ((long)(LK_LEN / PG), r->resident);
+	EXPECT_EQ(0, r->untouched_present);
+	EXPECT_EQ(0, r->untouched_resident);
+	EXPECT_EQ(-1, r->bad) TH_LOG("%s read wrong data at offset %#lx", who, r->bad);
+	EXPECT_LE(r->faults, 4);
+}
+
+TEST_F_TIMEOUT(mshare, attach_links_populated_tables, 120)
+{
+	int fd = create(_metadata, RGN, 0), memfd = memfd_sized("lk", LK_LEN / 2);
+	struct lk_res r = { 0 };
+	int sv[2];
+	char *att;
+	pid_t pid;
+
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	/* Forked before anything is attached: it inherits no attachment. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *b;
+
+		close(sv[0]);
+		CHILD_CHECK(sock_recv(sv[1]) == 'g');
+		b = ms_attach(fd, RGN, NULL, PROT_READ, 0);
+		CHILD_CHECK(b);
+		lk_measure(b, &r);
+		CHILD_CHECK(write(sv[1], &r, sizeof(r)) == sizeof(r));
+		_exit(0);
+	}
+	close(sv[1]);
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	lk_populate(_metadata, att, memfd);
+	ASSERT_EQ(0, sock_send(sv[0], 'g'));
+	ASSERT_EQ((ssize_t)sizeof(r), read(sv[0], &r, sizeof(r)));
+	EXPECT_TRUE(child_ok(pid, "attaching sharer"));
+	lk_check(_metadata, &r, "a process attaching a populated region");
+
+	/* A second attachment in this process: the same. */
+	{
+		char *b = attach(_metadata, fd, RGN, ADDR_C, PROT_READ);
+
+		lk_measure(b, &r);
+		lk_check(_metadata, &r, "a second attachment of the populating process");
+		EXPECT_EQ(0, munmap(b, RGN));
+	}
+	close(sv[0]);
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(fd);
+}
+
+TEST_F_TIMEOUT(mshare, fork_links_populated_tables, 120)
+{
+	int fd = create(_metadata, RGN, 0), memfd = memfd_sized("lk", LK_LEN / 2);
+	struct lk_res r = { 0 };
+	int pfd[2];
+	char *att;
+	pid_t pid;
+
+	ASSERT_LE(0, memfd);
+	ASSERT_EQ(0, pipe(pfd));
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	lk_populate(_metadata, att, memfd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(pfd[0]);
+		lk_measure(att, &r);
+		CHILD_CHECK(write(pfd[1], &r, sizeof(r)) == sizeof(r));
+		_exit(0);
+	}
+	close(pfd[1]);
+	ASSERT_EQ((ssize_t)sizeof(r), read(pfd[0], &r, sizeof(r)));
+	EXPECT_TRUE(child_ok(pid, "forked child"));
+	lk_check(_metadata, &r, "a forked child of a sharer");
+
+	/* A read-only attachment is inherited linked too. */
+	{
+		char *ro = attach(_metadata, fd, RGN, ADDR_C, PROT_READ);
+
+		pid = fork();
+		ASSERT_LE(0, pid);
+		if (pid == 0) {
+			close(pfd[0]);
+			munmap(att, RGN);	/* only the read-only one */
+			lk_measure(ro, &r);
+			_exit(r.present == (long)(LK_LEN / PG) &&
+			      r.resident == (long)(LK_LEN / PG) &&
+			      r.bad == -1 && r.faults <= 4 ? 0 : 1);
+		}
+		EXPECT_TRUE(child_ok(pid, "forked child of a read-only sharer"));
+		EXPECT_EQ(0, munmap(ro, RGN));
+	}
+	close(pfd[0]);
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/*
+ * The region keeps every page table while it lives: munmap() inside never
+ * lowers MSHAREFS_GET_STAT's pgtable, the space maps again, and 50 map/
+ * unmap cycles reuse the tables while another sharer reads the region.
+ * Once the region is gone, PageTables is back to where it was.
+ */
+#define KC_SLOT		(8 * MiB)
+#define KC_SLOTS	4
+#define KC_CYCLES	50
+#define KC_STABLE	(512 * MiB)
+#define KC_STABLE_LEN	(4 * MiB)
+#define KC_TAG(i)	(0xd200 + (i))
+
+struct kc_res {
+	long iters, seen, faulted, bad, final_ok;
+};
+
+/*
+ * The reading sharer: checks the stable area, and reads one word of each
+ * cycling slot, which must be unmapped (SIGSEGV), zero (fresh) or a cycle's
+ * pattern.  'c' checks slot 0 for the final pattern; 'q' ends with the
+ * counts.
+ */
+static void kc_reader(int sock, int fd)
+{
+	char *b = ms_attach(fd, RGN, ADDR_D, PROT_READ, MAP_FIXED_NOREPLACE);
+	struct kc_res r = { 0 };
+
+	CHILD_CHECK(b);
+	CHILD_CHECK(sock_send(sock, 'k') == 0);
+	for (;;) {
+		char c;
+		ssize_t n = recv(sock, &c, 1, MSG_DONTWAIT);
+
+		if (n == 0)
+			_exit(3);
+		if (n == 1 && c == 'q')
+			break;
+		if (n == 1 && c == 'c') {
+			r.final_ok = check_pat(b, KC_SLOT, PG, 0xd3, 0) == -1;
+			CHILD_CHECK(sock_send(sock, 'C') == 0);
+		}
+		if (check_pat(b + KC_STABLE, KC_STABLE_LEN, PG, 0xd1, 0) != -1)
+			r.bad++;
+		for (int s = 0; s < KC_SLOTS; s++) {
+			size_t pg = (r.iters * 7 + s) % (KC_SLOT / PG);
+			uint64_t v;
+
+			if (!read_word_probe(wordp(b, s * KC_SLOT + pg * PG, 0), &v)) {
+				r.faulted++;
+				continue;
+			}
+			r.seen++;
+			if (v && ((v >> 40) != 0xd2 || (v & 0xffffffffULL) != pg)) {
+				if (r.bad++ < 5)
+					fprintf(stderr, "# reader: slot %d page %zu holds %#llx\n",
+						s, pg, (unsigned long long)v);
+			}
+		}
+		r.iters++;
+	}
+	CHILD_CHECK(write(sock, &r, sizeof(r)) == sizeof(r));
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(mshare, pgtables_kept_then_freed, 300)
+{
+	struct mshare_stat s0, s1;
+	struct kc_res r = { 0 };
+	uint64_t full = 0, drops = 0, first_drop[2] = { 0, 0 };
+	long base, now = 0;
+	int fd, memfd, sv[2], i;
+	char *att;
+	pid_t pid;
+
+	/* Warm up this process's own tables where it attaches, then measure. */
+	fd = create(_metadata, RGN, 0);
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	map_in(_metadata, att, KC_SLOT, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(att, KC_SLOT, PG, 1, 0);
+	ASSERT_EQ(0, munmap(att, RGN));
+	close(fd);
+	mem_settle();
+	base = meminfo_kb("PageTables");
+
+	fd = create(_metadata, RGN, 0);
+	memfd = memfd_sized("kc", KC_SLOT);
+	ASSERT_LE(0, memfd);
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	map_in(_metadata, att + KC_STABLE, KC_STABLE_LEN, RW,
+	       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(att + KC_STABLE, KC_STABLE_LEN, PG, 0xd1, 0);
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(sv[0]);
+		kc_reader(sv[1], fd);
+	}
+	close(sv[1]);
+	ASSERT_EQ('k', sock_recv(sv[0]));
+
+	for (i = 0; i < KC_CYCLES; i++) {
+		char *p = att + (i % KC_SLOTS) * KC_SLOT;
+		static const int kind[3] = {
+			MAP_PRIVATE | MAP_ANONYMOUS, MAP_SHARED | MAP_ANONYMOUS, MAP_SHARED,
+		};
+
+		map_in(_metadata, p, KC_SLOT, RW, kind[i % 3] | MAP_FIXED,
+		       i % 3 == 2 ? memfd : -1);
+		fill_pat(p, KC_SLOT, PG, KC_TAG(i), 0);
+		ASSERT_EQ(-1, check_pat(p, KC_SLOT, PG, KC_TAG(i), 0));
+		region_stat(_metadata, fd, &s0);
+		ASSERT_EQ(0, munmap(p, KC_SLOT)) TH_LOG("cycle %d: munmap inside: %s", i,
+						       strerror(errno));
+		region_stat(_metadata, fd, &s1);
+		if (s1.pgtable < s0.pgtable && !drops++) {
+			first_drop[0] = s0.pgtable;
+			first_drop[1] = s1.pgtable;
+		}
+		ASSERT_FALSE(probe(p, false)) TH_LOG("cycle %d: unmapped but readable", i);
+		if (i == KC_SLOTS - 1)
+			full = s1.pgtable;
+	}
+	region_stat(_metadata, fd, &s1);
+	TH_LOG("%d map/unmap cycles of 8 MiB: region pgtable %llu bytes after the first %d, %llu at the end; %llu drops at munmap (first %llu -> %llu)",
+	       KC_CYCLES, (unsigned long long)full, KC_SLOTS,
+	       (unsigned long long)s1.pgtable, (unsigned long long)drops,
+	       (unsigned long long)first_drop[0], (unsigned long long)first_drop[1]);
+	EXPECT_EQ(0, drops);
+	EXPECT_LE(s1.pgtable, full) TH_LOG("the region's tables grew: not reused");
+
+	/* The space maps again, and the reader sees it. */
+	map_in(_metadata, att, KC_SLOT, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(att, KC_SLOT, PG, 0xd3, 0);
+	ASSERT_EQ(0, sock_send(sv[0], 'c'));
+	ASSERT_EQ('C', sock_recv(sv[0]));
+	ASSERT_EQ(0, sock_send(sv[0], 'q'));
+	ASSERT_EQ((ssize_t)sizeof(r), read(sv[0], &r, sizeof(r)));
+	close(sv[0]);
+	EXPECT_TRUE(child_ok(pid, "reader"));
+	TH_LOG("reader: %ld rounds, %ld words read, %ld faulted, %ld bad", r.iters,
+	       r.seen, r.faulted, r.bad);
+	EXPECT_EQ(0, r.bad);
+	EXPECT_EQ(1, r.final_ok) TH_LOG("the reader does not see the mapping made after the cycles");
+	EXPECT_LT(0, r.iters);
+
+	/* Free the region: no attachment, no fd, no name. */
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(fd);
+	mem_settle();
+	for (i = 0; i < 50; i++) {
+		if (i)
+			sleep_ms(100);
+		now = meminfo_kb("PageTables");
+		if (now - base <= 8)
+			break;
+	}
+	TH_LOG("PageTables after freeing the region: %+ld kB from the baseline", now - base);
+	EXPECT_LE(now - base, 8);
+}
+
+/* ------------------------------------------------------------------------ */
+/* ext4 on a brd ram disk, made when first needed, unmounted at the end. */
+
+#define CORE_EXT4	"/tmp/mshare_core.ext4"
+#define EXT4_MAGIC	0xEF53
+
+static pid_t core_main_pid;
+
+static bool is_ext4(const char *dir)
+{
+	struct statfs s;
+
+	return !statfs(dir, &s) && s.f_type == EXT4_MAGIC;
+}
+
+__attribute__((constructor)) static void core_init(void)
+{
+	core_main_pid = getpid();
+}
+
+__attribute__((destructor)) static void core_fini(void)
+{
+	if (getpid() == core_main_pid && is_ext4(CORE_EXT4)) {
+		umount2(CORE_EXT4, 0);
+		rmdir(CORE_EXT4);
+	}
+}
+
+static bool dev_mounted(const char *dev)
+{
+	FILE *f = fopen("/proc/mounts", "r");
+	size_t n = strlen(dev);
+	char line[512];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, dev, n) && line[n] == ' ')
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static long ram_sectors(int n)
+{
+	char path[64];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/block/ram%d/size", n);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
+static void ext4_setup(struct __test_metadata *_metadata)
+{
+	char dev[32], cmd[160];
+	struct stat st;
+	long sectors = -1;
+	int n;
+
+	if (is_ext4(CORE_EXT4))
+		return;
+	ASSERT_TRUE(mkdir(CORE_EXT4, 0755) == 0 || errno == EEXIST);
+	/* A ram disk nobody has mounted, /dev/ram15 first. */
+	for (n = 15; n >= 0; n--) {
+		snprintf(dev, sizeof(dev), "/dev/ram%d", n);
+		if (stat(dev, &st) && mknod(dev, S_IFBLK | 0600, makedev(1, n)))
+			continue;
+		if (dev_mounted(dev))
+			continue;
+		sectors = ram_sectors(n);
+		if (sectors > 0)
+			break;
+	}
+	ASSERT_LE(0, n) TH_LOG("no free brd ram disk (/dev/ramN)");
+	ASSERT_LE(16L * 2048, sectors) TH_LOG("%s is too small: %ld sectors", dev, sectors);
+	snprintf(cmd, sizeof(cmd), "mke2fs -F -b 4096 %s >/dev/null 2>&1", dev);
+	ASSERT_EQ(0, system(cmd)) TH_LOG("%s failed", cmd);
+	ASSERT_EQ(0, mount(dev, CORE_EXT4, "ext4", 0, NULL))
+		TH_LOG("mount %s on " CORE_EXT4 " as ext4: %s", dev, strerror(errno));
+	ASSERT_TRUE(is_ext4(CORE_EXT4));
+}
+
+/* A new ext4 file of @len bytes, written (zeroes) and synced; its fd. */
+static int ext4_file(struct __test_metadata *_metadata, const char *name, size_t len)
+{
+	char path[128], *buf = calloc(1, MiB);
+	int fd;
+
+	ASSERT_NE(NULL, buf);
+	snprintf(path, sizeof(path), CORE_EXT4 "/%s.%d", name, getpid());
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", path, strerror(errno));
+	for (size_t off = 0; off < len; off += MiB)
+		ASSERT_EQ((ssize_t)MiB, pwrite(fd, buf, MiB, off));
+	ASSERT_EQ(0, fsync(fd));
+	unlink(path);	/* the fd keeps it */
+	free(buf);
+	return fd;
+}
+
+/* ------------------------------------------------------------------------ */
+/*
+ * msync(MS_SYNC) of a whole attachment, and fsync() of the region fd,
+ * write back the region's shared file mappings: dirty ext4 pages made
+ * through the region are written (nr_written) and clean afterwards
+ * (nr_dirty), and writing them again dirties them again (the write-back
+ * write-protected them for every sharer).  It works with holes, memfd
+ * mappings and an empty region; a read-only attachment may do it too.
+ */
+#define MS_FOFF		(8 * MiB)
+#define MS_FLEN		(4 * MiB)
+
+struct ms_counts {
+	long dirty, written;
+};
+
+static void ms_counts(struct ms_counts *c)
+{
+	c->written = vmstat_val("nr_written");
+	c->dirty = vmstat_val("nr_dirty");
+}
+
+/* Dirty the ext4 range through @p with @tag; true if it shows as dirtied. */
+static bool ms_dirty(struct __test_metadata *_metadata, char *p, uint64_t tag,
+		     const char *what)
+{
+	struct ms_counts a, b;
+
+	ms_counts(&a);
+	fill_pat(p, MS_FLEN, PG, tag, 0);
+	ms_counts(&b);
+	TH_LOG("%s: nr_dirty %+ld", what, b.dirty - a.dirty);
+	return b.dirty - a.dirty >= (long)(MS_FLEN / PG) - 8;
+}
+
+/* Did a sync since @a write the range back?  Logged. */
+static bool ms_synced(struct __test_metadata *_metadata, const struct ms_counts *a,
+		      const char *what)
+{
+	struct ms_counts b;
+
+	ms_counts(&b);
+	TH_LOG("%s: nr_written %+ld, nr_dirty %+ld", what, b.written - a->written,
+	       b.dirty - a->dirty);
+	return b.written - a->written >= (long)(MS_FLEN / PG) &&
+	       b.dirty - a->dirty <= -(long)(MS_FLEN / PG) + 8;
+}
+
+TEST_F_TIMEOUT(mshare, msync_whole_attachment, 120)
+{
+	int fd, efd, memfd, fd0, rofd;
+	char *att, *a0, *ro, name[64];
+	struct ms_counts c;
+	pid_t pid;
+
+	ext4_setup(_metadata);
+	ASSERT_LE(0, vmstat_val("nr_written"));
+	fd = create(_metadata, RGN, 0);
+	efd = ext4_file(_metadata, "msync", MS_FLEN);
+	memfd = memfd_pat(_metadata, 4 * MiB, 0xe0);
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	map_in(_metadata, att, 4 * MiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + MS_FOFF, MS_FLEN, RW, MAP_SHARED | MAP_FIXED, efd);
+	map_in(_metadata, att + 16 * MiB, 2 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+
+	/* An empty region: nothing to write, and no error. */
+	fd0 = create(_metadata, RGN, 0);
+	a0 = attach(_metadata, fd0, RGN, NULL, RW);
+	EXPECT_EQ(0, msync(a0, RGN, MS_SYNC)) TH_LOG("empty region: %s", strerror(errno));
+	EXPECT_EQ(0, msync(a0, RGN, MS_ASYNC)) TH_LOG("empty region: %s", strerror(errno));
+	EXPECT_EQ(0, fsync(fd0)) TH_LOG("empty region: %s", strerror(errno));
+	EXPECT_EQ(0, fdatasync(fd0)) TH_LOG("empty region: %s", strerror(errno));
+	EXPECT_EQ(0, munmap(a0, RGN));
+	EXPECT_EQ(0, fsync(fd0)) TH_LOG("empty unattached region: %s", strerror(errno));
+	close(fd0);
+
+	/* msync(MS_SYNC) of the whole attachment. */
+	*wordp(att, PG, 1) = 0xe1;
+	EXPECT_TRUE(ms_dirty(_metadata, att + MS_FOFF, 0xe2, "writing ext4 through the region"));
+	ms_counts(&c);
+	EXPECT_EQ(0, msync(att, RGN, MS_SYNC)) TH_LOG("msync of the whole attachment: %s",
+						    strerror(errno));
+	EXPECT_TRUE(ms_synced(_metadata, &c, "msync(whole attachment, MS_SYNC)"));
+	EXPECT_EQ(0xe1, pread_word(memfd, 1, 1));
+	EXPECT_EQ(pat(0xe2, 5), pread_word(efd, 5, 0));
+
+	/* Clean now, and write-protected: writing again dirties again. */
+	EXPECT_TRUE(ms_dirty(_metadata, att + MS_FOFF, 0xe3, "writing again after msync"));
+	ms_counts(&c);
+	EXPECT_EQ(0, fsync(fd)) TH_LOG("fsync of the region fd: %s", strerror(errno));
+	EXPECT_TRUE(ms_synced(_metadata, &c, "fsync(region fd)"));
+	EXPECT_TRUE(ms_dirty(_metadata, att + MS_FOFF, 0xe4, "writing again after fsync"));
+	ms_counts(&c);
+	EXPECT_EQ(0, fdatasync(fd)) TH_LOG("fdatasync of the region fd: %s", strerror(errno));
+	EXPECT_TRUE(ms_synced(_metadata, &c, "fdatasync(region fd)"));
+
+	/* msync() of a range inside still acts on that range. */
+	EXPECT_TRUE(ms_dirty(_metadata, att + MS_FOFF, 0xe5, "writing again after fdatasync"));
+	ms_counts(&c);
+	EXPECT_EQ(0, msync(att + MS_FOFF, MS_FLEN, MS_SYNC)) TH_LOG("%s", strerror(errno));
+	EXPECT_TRUE(ms_synced(_metadata, &c, "msync(inside, MS_SYNC)"));
+	EXPECT_EQ(0, msync(att, 4 * MiB, MS_SYNC)) TH_LOG("%s", strerror(errno));
+
+	/* Another sharer, attached PROT_READ, syncs what this one dirtied. */
+	EXPECT_TRUE(ms_dirty(_metadata, att + MS_FOFF, 0xe6, "writing again after msync inside"));
+	ms_counts(&c);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *b = ms_attach(fd, RGN, ADDR_C, PROT_READ, MAP_FIXED_NOREPLACE);
+
+		CHILD_CHECK(b);
+		CHILD_CHECK(check_pat(b + MS_FOFF, MS_FLEN, PG, 0xe6, 0) == -1);
+		CHILD_CHECK(msync(b, RGN, MS_SYNC) == 0);
+		_exit(0);
+	}
+	EXPECT_TRUE(child_ok(pid, "PROT_READ sharer"));
+	EXPECT_TRUE(ms_synced(_metadata, &c, "msync(another sharer's whole PROT_READ attachment)"));
+
+	/* A read-only fd's attachment: msync of all of it succeeds. */
+	snprintf(name, sizeof(name), "mshare-core-msync.%d", getpid());
+	{
+		struct mshare_link ml = { .mode = 0600 };
+		char path[128];
+
+		strcpy(ml.name, name);
+		ASSERT_EQ(0, ioctl(fd, MSHAREFS_LINK, &ml)) TH_LOG("MSHAREFS_LINK: %s",
+								  strerror(errno));
+		snprintf(path, sizeof(path), "/sys/fs/mshare/%s", name);
+		rofd = open(path, O_RDONLY);
+		unlink(path);
+	}
+	ASSERT_LE(0, rofd);
+	ro = attach(_metadata, rofd, RGN, NULL, PROT_READ);
+	EXPECT_EQ(0, msync(ro, RGN, MS_SYNC)) TH_LOG("read-only fd: %s", strerror(errno));
+	EXPECT_EQ(0, msync(ro, RGN, MS_ASYNC)) TH_LOG("read-only fd: %s", strerror(errno));
+	EXPECT_EQ(0, fsync(rofd)) TH_LOG("read-only fd: %s", strerror(errno));
+	EXPECT_EQ(-1, check_pat(ro + MS_FOFF, MS_FLEN, PG, 0xe6, 0));
+	EXPECT_EQ(0, munmap(ro, RGN));
+	close(rofd);
+
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(efd);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/*
+ * mlock() of a whole attachment locks the whole region: its mappings are
+ * populated and locked (Mlocked, not the caller's VmLck), so that another
+ * sharer finds them resident and reads them without faults; munlock()
+ * undoes it.  Through a read-only attachment: EACCES.  A region with a
+ * hole: ENOMEM, as mlock() over unmapped memory.
+ */
+#define WL_LEN		(16 * MiB)	/* [0, 8 MiB) private anon, [8, 16 MiB) shared anon */
+
+/* The sharer: 'm' answers mincore's count over WL_LEN, 'r' the faults of reading it. */
+static void wl_sharer(int sock, int fd)
+{
+	char *b = ms_attach(fd, RGN, ADDR_C, PROT_READ, MAP_FIXED_NOREPLACE);
+	char q;
+
+	CHILD_CHECK(b);
+	CHILD_CHECK(sock_send(sock, 'k') == 0);
+	while (read(sock, &q, 1) == 1) {
+		long v = -1;
+
+		if (q == 'm') {
+			v = mincore_resident(b, WL_LEN);
+		} else if (q == 'r') {
+			long f0 = minflt_self();
+			uint64_t sum = 0;
+
+			for (size_t off = 0; off < WL_LEN; off += PG)
+				sum += *wordp(b, off, 0);
+			v = minflt_self() - f0;
+			if (sum)
+				v = 100000;	/* never written: must read zeroes */
+		}
+		CHILD_CHECK(write(sock, &v, sizeof(v)) == sizeof(v));
+	}
+	_exit(0);
+}
+
+static long wl_ask(int sock, char q)
+{
+	long v = -2;
+
+	if (write(sock, &q, 1) != 1 || read(sock, &v, sizeof(v)) != sizeof(v))
+		return -2;
+	return v;
+}
+
+TEST_F_TIMEOUT(mshare, mlock_whole_attachment, 120)
+{
+	int fd = create(_metadata, RGN, 0), fd2 = create(_metadata, RGN, 0), sv[2];
+	char *att, *ro, *a2;
+	long ml0, ml, lck0, v;
+	pid_t pid;
+
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	/* All of the region mapped: what is not PROT_NONE gets populated. */
+	map_in(_metadata, att, WL_LEN / 2, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, att + WL_LEN / 2, WL_LEN / 2, RW,
+	       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, att + WL_LEN, RGN - WL_LEN, PROT_NONE,
+	       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1);
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(sv[0]);
+		wl_sharer(sv[1], fd);
+	}
+	close(sv[1]);
+	ASSERT_EQ('k', sock_recv(sv[0]));
+	EXPECT_EQ(0, wl_ask(sv[0], 'm')) TH_LOG("resident before mlock");
+
+	ml0 = meminfo_kb("Mlocked");
+	lck0 = status_kb("VmLck");
+	ASSERT_EQ(0, mlock(att, RGN)) TH_LOG("mlock of the whole attachment: %s", strerror(errno));
+	ml = meminfo_kb("Mlocked");
+	TH_LOG("mlock of the whole attachment: Mlocked %+ld kB, VmLck %ld -> %ld kB",
+	       ml - ml0, lck0, status_kb("VmLck"));
+	EXPECT_GE(ml - ml0, (long)(WL_LEN / KiB));
+	EXPECT_LE(ml - ml0, (long)(WL_LEN / KiB) + 1024);
+	EXPECT_EQ(lck0, status_kb("VmLck"));
+	EXPECT_EQ((long)(WL_LEN / PG), mincore_resident(att, WL_LEN));
+
+	/* Another sharer finds it all resident and reads it without faults. */
+	v = wl_ask(sv[0], 'm');
+	EXPECT_EQ((long)(WL_LEN / PG), v) TH_LOG("the sharer sees %ld pages resident", v);
+	v = wl_ask(sv[0], 'r');
+	TH_LOG("the sharer reads 16 MiB of the locked region: %ld minor faults", v);
+	EXPECT_LE(0, v);
+	EXPECT_LE(v, 4);
+
+	/* Through a read-only attachment: refused, and nothing changes. */
+	ro = attach(_metadata, fd, RGN, ADDR_D, PROT_READ);
+	EXPECT_ERRNO(EACCES, mlock(ro, RGN));
+	EXPECT_ERRNO(EACCES, munlock(ro, RGN));
+	EXPECT_ERRNO(EACCES, syscall(SYS_mlock2, ro, RGN, MLOCK_ONFAULT));
+	EXPECT_GE(meminfo_kb("Mlocked") - ml0, (long)(WL_LEN / KiB));
+	EXPECT_EQ(0, munmap(ro, RGN));
+
+	ASSERT_EQ(0, munlock(att, RGN)) TH_LOG("munlock of the whole attachment: %s", strerror(errno));
+	ml = meminfo_kb("Mlocked");
+	TH_LOG("after munlock of the whole attachment: Mlocked %+ld kB", ml - ml0);
+	EXPECT_LE(ml - ml0, 256);
+	/* Unlocked, not unmapped. */
+	EXPECT_EQ((long)(WL_LEN / PG), wl_ask(sv[0], 'm'));
+
+	close(sv[0]);
+	EXPECT_TRUE(child_ok(pid, "sharer"));
+
+	/* A region with holes: ENOMEM, empty or not. */
+	a2 = attach(_metadata, fd2, RGN, NULL, RW);
+	EXPECT_ERRNO(ENOMEM, mlock(a2, RGN));
+	EXPECT_ERRNO(ENOMEM, munlock(a2, RGN));
+	map_in(_metadata, a2, 2 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	EXPECT_ERRNO(ENOMEM, mlock(a2, RGN));
+	EXPECT_EQ(0, munlock(a2, 2 * MiB));
+	map_in(_metadata, a2 + 4 * MiB, 2 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, a2 + RGN - 2 * MiB, 2 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	EXPECT_ERRNO(ENOMEM, mlock(a2, RGN));
+	EXPECT_EQ(0, munlock(a2, 2 * MiB));
+	EXPECT_LE(meminfo_kb("Mlocked") - ml0, 256 + 2048);
+	EXPECT_EQ(0, munmap(a2, RGN));
+
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(fd2);
+	close(fd);
+	EXPECT_LE(meminfo_kb("Mlocked") - ml0, 256);
+}
+
+/* ------------------------------------------------------------------------ */
+/*
+ * madvise() of a whole attachment is refused for every advice, hints and
+ * population included, and so is advice over a range that holds an
+ * attachment and ordinary memory around it: nothing happens to either.
+ */
+TEST_F_TIMEOUT(mshare, madvise_whole_refused_every_advice, 120)
+{
+	static const int advice[] = {
+		MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
+		MADV_DONTNEED, MADV_FREE, MADV_REMOVE, MADV_DONTFORK, MADV_DOFORK,
+		MADV_MERGEABLE, MADV_UNMERGEABLE, MADV_HUGEPAGE, MADV_NOHUGEPAGE,
+		MADV_DONTDUMP, MADV_DODUMP, MADV_WIPEONFORK, MADV_KEEPONFORK,
+		MADV_COLD, MADV_PAGEOUT, MADV_POPULATE_READ, MADV_POPULATE_WRITE,
+		MADV_DONTNEED_LOCKED, MADV_COLLAPSE, MADV_HWPOISON, MADV_SOFT_OFFLINE,
+	};
+	const size_t n = sizeof(advice) / sizeof(advice[0]);
+	int fd = create(_metadata, RGN, 0), memfd = memfd_pat(_metadata, MiB, 0xf1);
+	char *att = ADDR_D, *before = ADDR_D - 2 * MiB, *after = ADDR_D + RGN;
+	struct mshare_stat st0, st1;
+	long hwc0 = meminfo_kb("HardwareCorrupted"), bad = 0;
+	pid_t pid;
+
+	ASSERT_EQ(0, maps_count((unsigned long)before, (unsigned long)after + 2 * MiB));
+	att = attach(_metadata, fd, RGN, ADDR_D, RW);
+	map_in(_metadata, before, 2 * MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1);
+	map_in(_metadata, after, 2 * MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1);
+	fill_pat(before, 2 * MiB, PG, 0xf2, 0);
+	fill_pat(after, 2 * MiB, PG, 0xf3, 0);
+	map_in(_metadata, att, MiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + 4 * MiB, MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, att + 8 * MiB, 2 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	fill_pat(att, MiB, PG, 0xf4, 1);
+	fill_pat(att + 4 * MiB, MiB, PG, 0xf5, 0);
+	region_stat(_metadata, fd, &st0);
+
+	for (size_t i = 0; i < n; i++) {
+		struct { char *p; size_t len; const char *what; } r[] = {
+			{ att, RGN, "the whole attachment" },
+			{ before, 2 * MiB + RGN + 2 * MiB, "ordinary memory, the attachment, ordinary memory" },
+			{ before, 2 * MiB + RGN, "ordinary memory and the attachment" },
+			{ att, RGN + 2 * MiB, "the attachment and ordinary memory" },
+		};
+
+		for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++) {
+			int ret, err;
+
+			errno = 0;
+			ret = madvise(r[k].p, r[k].len, advice[i]);
+			err = errno;
+			if (ret != -1 || err != EINVAL) {
+				if (bad++ < 20)
+					TH_LOG("madvise(%s, advice %d) gave %d (%s), expected EINVAL",
+					       r[k].what, advice[i], ret,
+					       ret ? strerror(err) : "success");
+			}
+		}
+	}
+	EXPECT_EQ(0, bad);
+
+	/* Nothing happened: to the ordinary memory around ... */
+	EXPECT_EQ(-1, check_pat(before, 2 * MiB, PG, 0xf2, 0)) TH_LOG("the memory before was changed");
+	EXPECT_EQ(-1, check_pat(after, 2 * MiB, PG, 0xf3, 0)) TH_LOG("the memory after was changed");
+	/* ... nor to the region: nothing populated, dropped or poisoned. */
+	region_stat(_metadata, fd, &st1);
+	TH_LOG("region resident %llu -> %llu bytes", (unsigned long long)st0.resident,
+	       (unsigned long long)st1.resident);
+	EXPECT_EQ(st0.resident, st1.resident);
+	EXPECT_EQ(st0.mappings, st1.mappings);
+	EXPECT_EQ(0, mincore_resident(att + 8 * MiB, 2 * MiB));
+	EXPECT_EQ(0, mincore_resident(att + 16 * MiB, 2 * MiB));
+	EXPECT_EQ(-1, check_pat(att, MiB, PG, 0xf4, 1));
+	EXPECT_EQ(-1, check_pat(att + 4 * MiB, MiB, PG, 0xf5, 0));
+	EXPECT_EQ(hwc0, meminfo_kb("HardwareCorrupted"));
+	EXPECT_TRUE(probe(before, true));
+	EXPECT_TRUE(probe(after + 2 * MiB - PG, true));
+
+	/* Another sharer finds the region as it was, fork advice or not. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *b = ms_attach(fd, RGN, ADDR_C, PROT_READ, MAP_FIXED_NOREPLACE);
+
+		CHILD_CHECK(b);
+		CHILD_CHECK(check_pat(b, MiB, PG, 0xf4, 1) == -1);
+		CHILD_CHECK(check_pat(b + 4 * MiB, MiB, PG, 0xf5, 0) == -1);
+		/* The inherited attachment and memory, not wiped. */
+		CHILD_CHECK(check_pat(att + 4 * MiB, MiB, PG, 0xf5, 0) == -1);
+		CHILD_CHECK(check_pat(before, 2 * MiB, PG, 0xf2, 0) == -1);
+		CHILD_CHECK(mincore_resident(b + 8 * MiB, 2 * MiB) == 0);
+		_exit(0);
+	}
+	EXPECT_TRUE(child_ok(pid, "sharer"));
+
+	/* Advice inside still works. */
+	EXPECT_EQ(0, madvise(att + 8 * MiB, 2 * MiB, MADV_POPULATE_WRITE)) TH_LOG("%s", strerror(errno));
+	EXPECT_EQ((long)(2 * MiB / PG), mincore_resident(att + 8 * MiB, 2 * MiB));
+
+	EXPECT_EQ(0, munmap(before, 2 * MiB));
+	EXPECT_EQ(0, munmap(after, 2 * MiB));
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/*
+ * MAP_FIXED_NOREPLACE of a region fd where an attachment is, exactly or in
+ * part: EEXIST, like any mapping in the way.  MAP_FIXED of a region fd
+ * inside an attachment stays EINVAL (a region inside a region).
+ */
+TEST_F_TIMEOUT(mshare, noreplace_over_attachment, 60)
+{
+	int fd = create(_metadata, 2 * RGN, 0), fd2 = create(_metadata, RGN, 0);
+	int memfd = memfd_pat(_metadata, MiB, 0x6e);
+	char *att, *ro, *p;
+	struct mshare_stat s0, s1, t0, t1;
+
+	ASSERT_EQ(0, maps_count((unsigned long)ADDR_D - 2 * RGN, (unsigned long)ADDR_D + 6 * RGN));
+	att = attach(_metadata, fd, 2 * RGN, ADDR_D, RW);
+	ro = attach(_metadata, fd2, RGN, ADDR_D + 4 * RGN, PROT_READ);
+	map_in(_metadata, att, MiB, RW, MAP_SHARED | MAP_FIXED, memfd);
+	region_stat(_metadata, fd, &s0);
+	region_stat(_metadata, fd2, &t0);
+
+	/* Exactly the attachment, by its own region or another. */
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att, 2 * RGN, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	EXPECT_MAP_ERRNO(EEXIST, mmap(ro, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	/* Inside it. */
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	EXPECT_MAP_ERRNO(EEXIST, mmap(ro, RGN, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	/* Partly: from before it, and reaching past its end. */
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att - RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	EXPECT_MAP_ERRNO(EEXIST, mmap(ro - RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	/* Over two attachments at once. */
+	p = attach(_metadata, fd2, RGN, ADDR_D + 2 * RGN, RW);
+	EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	EXPECT_EQ(0, munmap(p, RGN));
+
+	/* MAP_FIXED inside an attachment or exactly over it: a region inside a region. */
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0));
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+	/* Straddling an edge with MAP_FIXED: EINVAL too. */
+	EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+
+	/* Nothing was added or replaced. */
+	region_stat(_metadata, fd, &s1);
+	region_stat(_metadata, fd2, &t1);
+	EXPECT_EQ(s0.attachments, s1.attachments);
+	EXPECT_EQ(s0.mappings, s1.mappings);
+	EXPECT_EQ(t0.attachments, t1.attachments);
+	EXPECT_EQ(t0.mappings, t1.mappings);
+	EXPECT_TRUE(maps_has_exact((unsigned long)att, (unsigned long)att + 2 * RGN));
+	EXPECT_TRUE(maps_has_exact((unsigned long)ro, (unsigned long)ro + RGN));
+	EXPECT_EQ(0, maps_count((unsigned long)att - 2 * RGN, (unsigned long)att));
+	EXPECT_EQ(0, maps_count((unsigned long)att + 2 * RGN, (unsigned long)ro));
+	EXPECT_EQ(-1, check_pat(att, MiB, PG, 0x6e, 0));
+	EXPECT_FALSE(probe(att + RGN, false));
+
+	/* Next to the attachment, NOREPLACE is fine. */
+	p = ms_attach(fd2, RGN, att + 2 * RGN, PROT_READ, MAP_FIXED_NOREPLACE);
+	EXPECT_EQ(att + 2 * RGN, p) TH_LOG("NOREPLACE next to an attachment: %s", strerror(errno));
+	if (p) {
+		EXPECT_EQ(0, munmap(p, RGN));
+	}
+	p = ms_attach(fd, 2 * RGN, att - 2 * RGN, RW, MAP_FIXED_NOREPLACE);
+	EXPECT_EQ(att - 2 * RGN, p) TH_LOG("NOREPLACE just before an attachment: %s", strerror(errno));
+	if (p) {
+		EXPECT_EQ(-1, check_pat(p, MiB, PG, 0x6e, 0));
+		EXPECT_EQ(0, munmap(p, 2 * RGN));
+	}
+
+	EXPECT_EQ(0, munmap(ro, RGN));
+	EXPECT_EQ(0, munmap(att, 2 * RGN));
+	close(memfd);
+	close(fd2);
+	close(fd);
+}
+
+/* ------------------------------------------------------------------------ */
+/*
+ * A long-term writable pin (io_uring fixed-buffer registration) of a
+ * MAP_SHARED ext4 mapping is refused with EFAULT inside a region as it is
+ * outside, whether the pinning sharer faulted the pages itself or finds
+ * them through the region's tables; shared anonymous (shmem), memfd and
+ * private anonymous memory of the region register fine.
+ */
+#define LP_LEN		(256 * KiB)
+
+/* io_uring_register_buffers() of [p, p + len): 0 or -errno. */
+static int lp_register(void *p, size_t len)
+{
+	struct io_uring ring;
+	struct iovec iov = { p, len };
+	int ret = io_uring_queue_init(4, &ring, 0);
+
+	if (ret)
+		return 1000 + ret;	/* no ring: not an answer about the pin */
+	ret = io_uring_register_buffers(&ring, &iov, 1);
+	if (!ret)
+		io_uring_unregister_buffers(&ring);
+	io_uring_queue_exit(&ring);
+	return ret;
+}
+
+TEST_F_TIMEOUT(mshare, longterm_pin_ext4_inside, 120)
+{
+	static const char *const what[4] = {
+		"MAP_SHARED ext4 file", "shared anonymous", "memfd", "private anonymous",
+	};
+	int fd, efd, memfd, want[4] = { -EFAULT, 0, 0, 0 }, got[4], out;
+	char *att, *ext4_out;
+	pid_t pid;
+
+	ext4_setup(_metadata);
+	efd = ext4_file(_metadata, "pin", LP_LEN);
+	memfd = memfd_sized("pin", LP_LEN);
+	ASSERT_LE(0, memfd);
+	fd = create(_metadata, RGN, 0);
+	att = attach(_metadata, fd, RGN, NULL, RW);
+	map_in(_metadata, att, LP_LEN, RW, MAP_SHARED | MAP_FIXED, efd);
+	map_in(_metadata, att + 2 * MiB, LP_LEN, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	map_in(_metadata, att + 4 * MiB, LP_LEN, RW, MAP_SHARED | MAP_FIXED, memfd);
+	map_in(_metadata, att + 6 * MiB, LP_LEN, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1);
+	for (int k = 0; k < 4; k++)
+		fill_pat(att + k * 2 * MiB, LP_LEN, PG, 0x70 + k, 0);
+
+	/* The control: the same file mapped outside any region. */
+	ext4_out = mmap(NULL, LP_LEN, RW, MAP_SHARED, efd, 0);
+	ASSERT_NE(MAP_FAILED, ext4_out);
+	EXPECT_EQ(-1, check_pat(ext4_out, LP_LEN, PG, 0x70, 0));
+	out = lp_register(ext4_out, LP_LEN);
+	TH_LOG("MAP_SHARED ext4 file outside a region: register %d", out);
+	EXPECT_EQ(-EFAULT, out);
+
+	for (int k = 0; k < 4; k++) {
+		got[k] = lp_register(att + k * 2 * MiB, LP_LEN);
+		TH_LOG("%s inside the region: register %d", what[k], got[k]);
+		EXPECT_EQ(want[k], got[k]) TH_LOG("%s inside: %d, expected %d", what[k], got[k], want[k]);
+	}
+
+	/* Another sharer that never faulted them: GUP-fast finds the pages. */
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *b = ms_attach(fd, RGN, ADDR_C, RW, MAP_FIXED_NOREPLACE);
+		int r;
+
+		CHILD_CHECK(b);
+		for (int k = 0; k < 4; k++) {
+			r = lp_register(b + k * 2 * MiB, LP_LEN);
+			if (r != want[k]) {
+				fprintf(stderr, "# sharer: %s: register %d, expected %d\n",
+					what[k], r, want[k]);
+				_exit(1);
+			}
+		}
+		CHILD_CHECK(check_pat(b, LP_LEN, PG, 0x70, 0) == -1);
+		_exit(0);
+	}
+	EXPECT_TRUE(child_ok(pid, "another sharer registering"));
+
+	/* The data is intact, and the file was not written behind our back. */
+	for (int k = 0; k < 4; k++)
+		EXPECT_EQ(-1, check_pat(att + k * 2 * MiB, LP_LEN, PG, 0x70 + k, 0));
+	EXPECT_EQ(pat(0x70, 3), pread_word(efd, 3, 0));
+
+	munmap(ext4_out, LP_LEN);
+	EXPECT_EQ(0, munmap(att, RGN));
+	close(memfd);
+	close(efd);
 	close(fd);
 }
 

@@ -2329,4 +2329,118 @@ TEST_F_TIMEOUT(msharefs, free_after_unmapping_everything, 300)
 	EXPECT_TRUE(back) TH_LOG("memory (page tables?) not freed");
 }
 
+/* ------------------------------------------------------------------------ */
+/*
+ * mshare_info is not a region: it cannot be unlinked, renamed, renamed
+ * over (a region renamed onto it, or exchanged with it) or hard-linked,
+ * even by root, through either mount: EPERM each time, and it still reads
+ * the alignment.  Regions are still renamed and linked.
+ */
+static void info_intact(struct __test_metadata *_metadata, const char *dir)
+{
+	char path[256], buf[64];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/mshare_info", dir);
+	ASSERT_EQ(0, stat(path, &st)) TH_LOG("stat %s: %s", path, strerror(errno));
+	EXPECT_TRUE(S_ISREG(st.st_mode));
+	EXPECT_EQ(1u, st.st_nlink);
+	fd = open(path, O_RDONLY);
+	ASSERT_LE(0, fd) TH_LOG("open %s: %s", path, strerror(errno));
+	read_text(fd, buf, sizeof(buf));
+	EXPECT_STREQ("1073741824\n", buf);
+	close(fd);
+}
+
+TEST_F(msharefs, mshare_info_stays)
+{
+	struct stat st, st0, st1;
+	int fd, fd2;
+	char *a;
+	pid_t pid;
+
+	info_intact(_metadata, MSFS);
+	ASSERT_EQ(0, stat(MSFS "/mshare_info", &st0));
+	fd = named(_metadata, NAME("info-r"), RGN, 0600);
+	ASSERT_EQ(0, mc_anon(fd, 0, 2 * MiB));
+	a = attach(_metadata, fd, RGN, RW);
+	fill_pat(a, 2 * MiB, PG, 0x1f, 0);
+
+	EXPECT_ERRNO(EPERM, unlink(MSFS "/mshare_info"));
+	EXPECT_ERRNO(EPERM, rename(MSFS "/mshare_info", NAME("info-moved")));
+	if (!stat(NAME("info-moved"), &st))
+		rename(NAME("info-moved"), MSFS "/mshare_info");	/* put it back */
+	EXPECT_ERRNO(ENOENT, stat(NAME("info-moved"), &st));
+	EXPECT_ERRNO(EPERM, rename(NAME("info-r"), MSFS "/mshare_info"));
+	EXPECT_ERRNO(EPERM, renameat2(AT_FDCWD, NAME("info-r"), AT_FDCWD,
+				      MSFS "/mshare_info", RENAME_EXCHANGE));
+	EXPECT_ERRNO(EPERM, renameat2(AT_FDCWD, MSFS "/mshare_info", AT_FDCWD,
+				      NAME("info-r"), RENAME_EXCHANGE));
+	EXPECT_ERRNO(EPERM, link(MSFS "/mshare_info", NAME("info-link")));
+	EXPECT_ERRNO(ENOENT, stat(NAME("info-link"), &st));
+	fd2 = sys_mshare_create(RGN, 0);
+	ASSERT_LE(0, fd2);
+	EXPECT_ERRNO(EEXIST, ms_link(fd2, "mshare_info", 0600));
+	close(fd2);
+
+	/* Through a second mount of the same names. */
+	ASSERT_TRUE(mkdir(M2, 0755) == 0 || errno == EEXIST);
+	ASSERT_EQ(0, mount("none", M2, "msharefs", 0, NULL)) TH_LOG("second mount: %s", strerror(errno));
+	self->m2_mounted = true;
+	EXPECT_ERRNO(EPERM, unlink(M2 "/mshare_info"));
+	EXPECT_ERRNO(EPERM, rename(M2 "/mshare_info", M2 "/" PFX "info-moved2"));
+	EXPECT_ERRNO(EPERM, rename(M2 "/" PFX "info-r", M2 "/mshare_info"));
+	EXPECT_ERRNO(EPERM, link(M2 "/mshare_info", M2 "/" PFX "info-link2"));
+	info_intact(_metadata, M2);
+	EXPECT_EQ(0, umount(M2));
+	self->m2_mounted = false;
+	rmdir(M2);
+
+	/* Not as another user either (the sticky root says EPERM too). */
+	pid = fork_as(UID_USER);
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		CHILD_ERRNO(EPERM, unlink(MSFS "/mshare_info"));
+		CHILD_ERRNO(EPERM, rename(MSFS "/mshare_info", NAME("info-u")));
+		_exit(0);
+	}
+	EXPECT_TRUE(child_ok(pid, "uid 1000"));
+
+	/* mshare_info is as it was ... */
+	info_intact(_metadata, MSFS);
+	ASSERT_EQ(0, stat(MSFS "/mshare_info", &st1));
+	EXPECT_EQ(st0.st_ino, st1.st_ino);
+	/* ... and so is the region that was to replace it. */
+	ASSERT_EQ(0, stat(NAME("info-r"), &st));
+	EXPECT_EQ((off_t)RGN, st.st_size);
+	EXPECT_EQ(-1, check_pat(a, 2 * MiB, PG, 0x1f, 0));
+
+	/* Regions are still renamed and linked, also over another region. */
+	ASSERT_EQ(0, rename(NAME("info-r"), NAME("info-r2"))) TH_LOG("rename: %s", strerror(errno));
+	ASSERT_EQ(0, link(NAME("info-r2"), NAME("info-r3"))) TH_LOG("link: %s", strerror(errno));
+	fd2 = named(_metadata, NAME("info-other"), RGN, 0600);
+	close(fd2);
+	ASSERT_EQ(0, rename(NAME("info-r3"), NAME("info-other"))) TH_LOG("rename over a region: %s",
+									strerror(errno));
+	fd2 = open(NAME("info-other"), O_RDWR);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(0, fstat(fd2, &st1));
+	ASSERT_EQ(0, stat(NAME("info-r2"), &st));
+	EXPECT_EQ(st.st_ino, st1.st_ino);
+	EXPECT_EQ(2u, st1.st_nlink);
+	{
+		char *b = attach(_metadata, fd2, RGN, PROT_READ);
+
+		EXPECT_EQ(-1, check_pat(b, 2 * MiB, PG, 0x1f, 0));
+		EXPECT_EQ(0, munmap(b, RGN));
+	}
+	close(fd2);
+	EXPECT_EQ(0, unlink(NAME("info-r2")));
+	EXPECT_EQ(0, unlink(NAME("info-other")));
+	EXPECT_EQ(0, munmap(a, RGN));
+	close(fd);
+	info_intact(_metadata, MSFS);
+}
+
 TEST_HARNESS_MAIN

@@ -290,8 +290,8 @@ static int msharefs_rename(struct mnt_idmap *idmap, struct inode *old_dir,
 			     flags);
 }
 
-static int msharefs_link(struct dentry *old_dentry, struct inode *dir,
-			 struct dentry *dentry)
+static int msharefs_hardlink(struct dentry *old_dentry, struct inode *dir,
+			     struct dentry *dentry)
 {
 	if (!msharefs_is_region_dentry(old_dentry))
 		return -EPERM;
@@ -301,7 +301,7 @@ static int msharefs_link(struct dentry *old_dentry, struct inode *dir,
 static const struct inode_operations msharefs_dir_iops = {
 	.lookup = simple_lookup,
 	.create = msharefs_create,
-	.link = msharefs_link,
+	.link = msharefs_hardlink,
 	.unlink = msharefs_unlink,
 	.rename = msharefs_rename,
 };

@@ -26,8 +26,8 @@
 bool __mshare_range_meets_attachment(struct mm_struct *mm,
 				     unsigned long start, unsigned long end)
 {
-	struct vm_area_struct *vma;
 	VMA_ITERATOR(vmi, mm, start);
+	struct vm_area_struct *vma;
 
 	mmap_assert_locked(mm);
 	for_each_vma_range(vmi, vma, end)
