@@ -15,7 +15,10 @@
 # Environment: CLIENTS, SGA (K/M/G), VERIFY_PAGES (pages checked per file,
 # default 64), DEMO_DIRECT (touch (default): direct clients fault every page in;
 # populate: they map with MAP_POPULATE, as users also do - the same
-# page tables, fewer exceptions), VM_MEM, VM_TIMEOUT.
+# page tables, fewer exceptions), DEMO_LOCKDEP (0 (default): lockdep's
+# lock-order proving is switched off in the guest for the demo's run, as
+# it doubles the cost of every page fault under TCG; 1: keep it), VM_MEM,
+# VM_TIMEOUT.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
@@ -23,6 +26,7 @@ clients=${CLIENTS:-64}
 sga=${SGA:-1G}
 verify=${VERIFY_PAGES:-64}
 direct=${DEMO_DIRECT:-touch}
+lockdep=${DEMO_LOCKDEP:-0}
 
 die() { echo "demo: $*" >&2; exit 2; }
 [[ $clients =~ ^[0-9]+$ ]] && [ "$clients" -ge 2 ] && [ "$clients" -le 4096 ] ||
@@ -50,7 +54,7 @@ export VM_APPEND="HUGEPAGES=0 ${VM_APPEND:-}"
 export VM_TIMEOUT=${VM_TIMEOUT:-1500}
 
 {
-	echo "CLIENTS=$clients SGA=$sga SGA_MB=$sga_mb FILES=$files VERIFY=$verify DIRECT=$direct"
+	echo "CLIENTS=$clients SGA=$sga SGA_MB=$sga_mb FILES=$files VERIFY=$verify DIRECT=$direct LOCKDEP=$lockdep"
 	cat <<'JOB'
 # --- guest side (busybox sh) ---
 export PATH=/files:$PATH
@@ -120,13 +124,20 @@ run_clients() {
 	kill -TERM $pids 2>/dev/null
 	RCOK=0
 	for p in $pids; do wait $p && RCOK=$((RCOK + 1)); done
+	t2=$(up)
 	PT=$((p1 - p0))
 	WALL=$(awk -v a=$t0 -v b=$t1 'BEGIN { printf "%.1f", b - a }')
-	echo "   $mode: PageTables $p0 kB before the clients, $p1 kB while all $N hold them; ${WALL}s to attach, read and verify"
+	echo "   $mode: PageTables $p0 kB before the clients, $p1 kB while all $N hold them;"
+	echo "   ${WALL}s to start, attach, read and verify, $(awk -v a=$t1 -v b=$t2 'BEGIN { printf "%.1f", b - a }')s to stop"
 }
 
 echo "== mshare demo: $N server processes share one $SGA SGA"
 echo "   guest: kernel $(uname -r), $(nproc) CPUs, $(( $(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) / 1024 )) MiB RAM, 4 KiB pages"
+T0=$(up)
+if [ $LOCKDEP = 0 ] && [ -w /sys/module/lockdep/parameters/prove_locking ]; then
+	echo 0 > /sys/module/lockdep/parameters/prove_locking
+	echo "   (lockdep's lock-order proving is off for this run: DEMO_LOCKDEP=1 keeps it)"
+fi
 mkdir -p /sga
 mount -t tmpfs -o size=$(( SGA_MB + 64 ))m,mode=0755 sga /sga || fail "tmpfs for the SGA"
 tsgad=$(up)
@@ -179,6 +190,7 @@ ok=1
 [ $M_N = $N ] && [ $M_OK = $N ] && [ $M_RCOK = $N ] || ok=0
 [ $D_N = $N ] && [ $D_OK = $N ] && [ $D_RCOK = $N ] || ok=0
 [ $ok = 1 ] || fail "verified: mshare $M_OK/$N (exit 0: $M_RCOK), direct $D_OK/$N (exit 0: $D_RCOK)"
+echo "demo time in the VM: $(awk -v a=$T0 -v b=$(up) 'BEGIN { printf "%.0f", b - a }')s (TCG)"
 echo "all $N clients verified, in both modes ($M_NAME by name and $M_FD by fd; $D_DIRECT direct), $VERIFY pages of each file each"
 JOB
 } > "$B/demo.job"

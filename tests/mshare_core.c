@@ -2251,7 +2251,7 @@ static void kc_reader(int sock, int fd)
 		if (n == 1 && c == 'q')
 			break;
 		if (n == 1 && c == 'c') {
-			r.final_ok = check_pat(b, KC_SLOT, PG, 0xd3, 0) == -1;
+			r.final_ok = check_pat(b, KC_SLOT, PG, KC_TAG(KC_CYCLES), 0) == -1;
 			CHILD_CHECK(sock_send(sock, 'C') == 0);
 		}
 		if (check_pat(b + KC_STABLE, KC_STABLE_LEN, PG, 0xd1, 0) != -1)
@@ -2347,7 +2347,7 @@ TEST_F_TIMEOUT(mshare, pgtables_kept_then_freed, 300)
 
 	/* The space maps again, and the reader sees it. */
 	map_in(_metadata, att, KC_SLOT, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
-	fill_pat(att, KC_SLOT, PG, 0xd3, 0);
+	fill_pat(att, KC_SLOT, PG, KC_TAG(KC_CYCLES), 0);
 	ASSERT_EQ(0, sock_send(sv[0], 'c'));
 	ASSERT_EQ('C', sock_recv(sv[0]));
 	ASSERT_EQ(0, sock_send(sv[0], 'q'));

@@ -23,7 +23,9 @@
  *  - NUMA: mbind refused, migrate_pages() of a sharer does not move region
  *    pages (its own pages move: control); NUMA balancing does not make the
  *    region's PTEs PROT_NONE
- *  - process_madvise(): whole attachment refused, inside acts on the region
+ *  - process_madvise(): whole attachment refused; inside, MADV_COLD and
+ *    MADV_PAGEOUT act on the region (with swap on a free ram disk, the
+ *    region's resident figure drops and the data comes back)
  *  - userfaultfd registration on attachments refused
  *  - core dumps of a sharer contain the region's data
  *  - mremap inside or of an attachment refused
