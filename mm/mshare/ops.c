@@ -217,8 +217,10 @@ bool __mshare_madvise_inside(struct mm_struct *mm, unsigned long start,
 	 * act on the region's tables, and paths that do not walk VMAs
 	 * (MADV_POPULATE_*, MADV_HWPOISON) would act on the region unasked.
 	 */
-	if (mmap_read_lock_killable(mm))
-		return -EINTR;
+	if (mmap_read_lock_killable(mm)) {
+		*ret = -EINTR;
+		return true;
+	}
 	found = mshare_find_inside(mm, start, len, &vma);
 	mmap_read_unlock(mm);
 	if (found == MSHARE_WHOLE || found == MSHARE_BEYOND) {
