@@ -24,6 +24,15 @@
  *  - memcg: a sharer's faults into the region are charged to its memcg
  *  - a shared futex in the region's private anonymous, shared anonymous and
  *    memfd memory wakes a waiter attached at another address
+ *  - attach and fork link all of the region's tables: a new sharer sees
+ *    populated memory in pagemap/mincore and reads it without faults
+ *  - the region keeps its page tables across munmap/mmap cycles inside,
+ *    and frees them all with the region
+ *  - msync/fsync and mlock/munlock of a whole attachment act on the whole
+ *    region; madvise of a whole attachment is refused for every advice
+ *  - MAP_FIXED_NOREPLACE over an attachment gives EEXIST
+ *  - long-term writable pins of ext4 MAP_SHARED pages inside a region are
+ *    refused as outside one
  */
 #define _GNU_SOURCE
 #include <errno.h>
