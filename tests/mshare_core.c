@@ -3048,4 +3048,43 @@ TEST_F_TIMEOUT(mshare, longterm_pin_ext4_inside, 120)
 	close(fd);
 }
 
+/*
+ * A sharer's mlockall(MCL_CURRENT) and a MAP_POPULATE attach do not fill
+ * the region through the attachment: the region is populated from inside
+ * (MAP_POPULATE or mlock inside an attachment), by whoever builds it.
+ */
+TEST_F_TIMEOUT(mshare, sharer_populate_leaves_region, 120)
+{
+	int fd = create(_metadata, RGN, 0);
+	char *att = attach(_metadata, fd, RGN, NULL, RW), *p;
+	struct mshare_stat st;
+	pid_t pid;
+
+	map_in(_metadata, att, 16 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
+	region_stat(_metadata, fd, &st);
+	ASSERT_EQ(0u, st.resident);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		CHILD_CHECK(mlockall(MCL_CURRENT) == 0);
+		CHILD_CHECK(munlockall() == 0);
+		p = mmap(NULL, RGN, RW, MAP_SHARED | MAP_POPULATE, fd, 0);
+		CHILD_CHECK(p != MAP_FAILED);
+		_exit(0);
+	}
+	ASSERT_TRUE(child_ok(pid, "mlockall and MAP_POPULATE in a sharer"));
+	region_stat(_metadata, fd, &st);
+	TH_LOG("after a sharer's mlockall() and MAP_POPULATE attach: region resident %llu bytes",
+	       (unsigned long long)st.resident);
+	EXPECT_EQ(0u, st.resident);
+
+	/* Control: populating from inside does fill it. */
+	ASSERT_EQ(0, madvise(att, 16 * MiB, MADV_POPULATE_WRITE));
+	region_stat(_metadata, fd, &st);
+	EXPECT_EQ(16 * MiB, st.resident);
+	ASSERT_EQ(0, munmap(att, RGN));
+	close(fd);
+}
+
 TEST_HARNESS_MAIN
