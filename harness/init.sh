@@ -18,6 +18,10 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 if [ -d /sys/fs/mshare ]; then
 	mount -t msharefs msharefs /sys/fs/mshare 2>/dev/null
 fi
+# NUMA balancing is on by default with two nodes; its hinting faults make
+# every memory-heavy test many times slower under TCG.  Tests that need it
+# (mshare_walkers) switch it on and back off.
+[ -w /proc/sys/kernel/numa_balancing ] && echo 0 > /proc/sys/kernel/numa_balancing
 # Huge pages for the hugetlb tests: reserved early, before memory fragments.
 echo "${HUGEPAGES:-640}" > /proc/sys/vm/nr_hugepages
 hostname mshare-guest
