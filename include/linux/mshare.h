@@ -10,7 +10,6 @@
 #include <linux/mm_types.h>
 #include <linux/sched/coredump.h>
 
-struct folio;
 struct mmu_gather;
 struct pt_regs;
 
@@ -43,7 +42,6 @@ bool __mshare_msync_inside(struct mm_struct *mm, unsigned long start,
 bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
 			   size_t len, vm_flags_t flags, int *ret);
 void mshare_flush_tlb(struct mm_struct *mm);
-bool mshare_gup_folio_ok(struct folio *folio, unsigned int gup_flags);
 
 /* Set once the first region is created; gates the futex lookup. */
 DECLARE_STATIC_KEY_FALSE(mshare_in_use);
@@ -211,12 +209,6 @@ static inline bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 
 static inline void mshare_flush_tlb(struct mm_struct *mm)
 {
-}
-
-static inline bool mshare_gup_folio_ok(struct folio *folio,
-				       unsigned int gup_flags)
-{
-	return true;
 }
 
 static inline struct mm_struct *mshare_futex_mm(struct mm_struct *mm,

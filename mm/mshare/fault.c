@@ -8,7 +8,6 @@
 #include <linux/mman.h>
 #include <linux/pgtable.h>
 #include <linux/sched/mm.h>
-#include <linux/shmem_fs.h>
 #include <asm/tlb.h>
 #include <asm/tlbflush.h>
 #include "../internal.h"
@@ -230,26 +229,6 @@ void mshare_unmap_vma(struct mmu_gather *tlb, struct vm_area_struct *vma,
 void mshare_flush_tlb(struct mm_struct *mm)
 {
 	flush_tlb_all();
-}
-
-/*
- * A pin through an attachment (slow GUP): check_vma_flags() judged the
- * attachment, which needs no dirty tracking, not the region VMA that maps
- * @folio.  Judge a long-term writable pin by the folio, as GUP-fast does:
- * anonymous, shmem and hugetlb memory may be pinned so, file pages that
- * are written back may not (-EFAULT, as outside a region).
- */
-bool mshare_gup_folio_ok(struct folio *folio, unsigned int gup_flags)
-{
-	struct address_space *mapping;
-
-	if ((gup_flags & (FOLL_LONGTERM | FOLL_WRITE)) !=
-	    (FOLL_LONGTERM | FOLL_WRITE))
-		return true;
-	if (folio_test_anon(folio) || folio_test_hugetlb(folio))
-		return true;
-	mapping = folio_mapping(folio);
-	return mapping && shmem_mapping(mapping);
 }
 
 struct mm_struct *__mshare_futex_mm(struct mm_struct *mm,

@@ -65,10 +65,10 @@ void mshare_region_free(struct mshare_region *r)
 	if (WARN_ON_ONCE(atomic_read(&r->nr_attach)))
 		return;		/* leak rather than free tables still linked */
 	/*
-	 * The region kept every PMD, PUD and P4D table that its munmap()s
-	 * would have freed (see free_pmd_range()), also outside its VMAs,
-	 * where exit_mmap() does not look.  Unmap everything while the region
-	 * still keeps them, then free the tables of the whole range at once.
+	 * The region kept every page table that its munmap()s would have
+	 * freed (see free_pmd_range()), also outside its VMAs, where
+	 * exit_mmap() does not look.  Unmap everything while the region still
+	 * keeps them, then free the tables of the whole range at once.
 	 * Nothing is attached, so no process links to them and no CPU holds a
 	 * translation through them.
 	 */
