@@ -9,8 +9,22 @@ prints one summary line as the very last line:
 
 It exits non-zero if any test failed, if a program crashed or stopped short
 of its plan, if the job did not finish, or if the kernel log holds a
-warning, BUG, KASAN or lockdep report, a bad rss-counter or page, an oops or
-a panic.  Extra TAP files (host-side tests) may be given with --tap.
+warning, BUG, KASAN, UBSAN, kmemleak or lockdep report, a bad rss-counter or
+page, an RCU stall, a hung task, an oops or a panic.  Extra TAP files
+(host-side tests) may be given with --tap.
+
+Each kernel report is named after the test program it appeared in: the
+guest's run-tests writes '### BEGIN name' / '### END name rc=N' into the
+kernel log as well, so a report between the two belongs to 'name'.  Reports
+before the first BEGIN are 'boot', after the last END 'shutdown', between
+one program's END and the next BEGIN 'after NAME' (deferred work of NAME:
+RCU callbacks, the last mmput in a kworker, ...).
+
+The kernel log must carry every message level: a WARNING is KERN_WARNING
+(4), so a console at loglevel=4 hides it.  The guest boots with
+ignore_loglevel and run-tests writes its markers at KERN_DEBUG, so when the
+job ran programs but the kernel log holds none of their markers, the log
+was filtered or lost and the run fails ('kernel log is blind').
 """
 import argparse
 import re
@@ -30,6 +44,9 @@ KERNEL_GATES = [
     r"suspicious RCU usage",
     r"lock held when returning to user space",
     r"DEBUG_LOCKS_WARN_ON",
+    r"bad unlock balance",
+    r"held lock freed",
+    r"INFO: trying to register non-static key",
     r"Bad rss-counter",
     r"Bad page",
     r"\bOops\b",
@@ -39,11 +56,22 @@ KERNEL_GATES = [
     r"list_del corruption",
     r"page_table_check",
     r"INFO: task .* blocked for more than",
+    r"blocked for more than \d+ seconds",
     r"watchdog: BUG: soft lockup",
     r"rcu_preempt detected stalls|rcu: INFO:",
+    r"\brcu\w* (self-)?detected stalls?\b",
+    r"kmemleak: \d+ new suspected memory leaks",
+    r"unreferenced object 0x",
+    r"\*\* \d+ printk messages dropped \*\*",
     r"Out of memory: Killed process",
 ]
 GATE_RE = re.compile("|".join("(?:%s)" % g for g in KERNEL_GATES))
+# Lines inside a report that repeat a gate word without being a report of
+# their own: stack frames (" page_table_check_set+0x1a/0x80"), RIP, Code.
+FRAME_RE = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:\? )?[\w.$]+\+0x[0-9a-f]+/0x[0-9a-f]+"
+                      r"|^\s*(?:\[[^\]]*\]\s*)*(?:RIP: |Code: )")
+# run-tests' markers in the kernel log (after a printk timestamp, if any).
+MARK_RE = re.compile(r"### (BEGIN|END) (\S+)")
 TAP_RE = re.compile(r"^(not ok|ok)\s+(\d+)\s*-?\s*([^#]*?)\s*(?:#\s*(.*))?$")
 PLAN_RE = re.compile(r"^1\.\.(\d+)")
 
@@ -131,17 +159,47 @@ def check_prog(prog, body, rc, res):
         res.add("fail", "%s: exited with rc=%d" % (prog, rc))
 
 
-def check_kernel_log(text, res):
-    hits = []
+def kernel_log_reports(text):
+    """The report lines of a kernel log, each with the program it belongs
+    to.  Returns ([(line index, program, line)], number of BEGIN markers)."""
     lines = text.splitlines()
+    hits = []
+    where = "boot"
+    begins = 0
     for i, line in enumerate(lines):
-        if GATE_RE.search(line):
-            hits.append((i, line.strip()))
-    for i, line in hits[:20]:
+        m = MARK_RE.search(line)
+        if m:
+            kind, prog = m.groups()
+            if kind == "BEGIN":
+                begins += 1
+                where = prog
+            else:
+                where = "after " + prog
+            continue
+        if GATE_RE.search(line) and not FRAME_RE.search(line):
+            hits.append((i, where, line.strip()))
+    # After the last program ended: shutdown.
+    if begins and where.startswith("after "):
+        hits = [(i, "shutdown" if w == where else w, l) for i, w, l in hits]
+    return hits, begins
+
+
+def check_kernel_log(text, res, job_programs=0):
+    lines = text.splitlines()
+    hits, begins = kernel_log_reports(text)
+    if job_programs and not begins:
+        res.add("fail", "kernel log is blind: the job ran %d program(s) but the kernel "
+                "log holds none of their ### BEGIN markers (console loglevel too low, "
+                "or the log was lost)" % job_programs)
+    for i, where, line in hits[:20]:
         ctx = "\n".join("      " + l for l in lines[max(0, i - 2):i + 12])
-        res.add("fail", "kernel log line %d: %s" % (i + 1, line), ctx)
+        res.add("fail", "kernel log [%s] line %d: %s" % (where, i + 1, line), ctx)
     if len(hits) > 20:
-        res.add("fail", "kernel log: %d more report lines" % (len(hits) - 20))
+        more = {}
+        for _i, where, _l in hits[20:]:
+            more[where] = more.get(where, 0) + 1
+        res.add("fail", "kernel log: %d more report lines (%s)" % (
+            len(hits) - 20, ", ".join("%s: %d" % kv for kv in sorted(more.items()))))
     return hits
 
 
@@ -171,10 +229,13 @@ def main(argv=None):
             res.add("fail", "job log %s unreadable: %s" % (a.job, e.strerror))
         if not parse_job(job, res):
             res.add("fail", "the guest job did not run to its end")
+        programs = sum(1 for l in job.splitlines() if l.startswith("### BEGIN "))
+    else:
+        programs = 0
     if a.guest is not None:
         try:
             with open(a.guest, errors="replace") as f:
-                check_kernel_log(f.read(), res)
+                check_kernel_log(f.read(), res, programs)
         except OSError as e:
             res.add("fail", "guest log %s unreadable: %s" % (a.guest, e.strerror))
 
