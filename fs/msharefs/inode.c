@@ -179,7 +179,11 @@ static long msharefs_link(struct file *file, struct mshare_link __user *arg)
 	inode->i_gid = current_fsgid();
 	inode->i_mode = S_IFREG | (ml.mode & ~current_umask());
 	inode_set_ctime_current(inode);
-	inc_nlink(inode);
+	/*
+	 * From no link to one: set_nlink(), not inc_nlink(), which warns on
+	 * an inode without I_LINKABLE (a region whose names were unlinked).
+	 */
+	set_nlink(inode, 1);
 	inode_unlock(inode);
 	ihold(inode);
 	d_instantiate(dentry, inode);

@@ -7,7 +7,7 @@
 #define _LINUX_MSHARE_H
 
 #include <linux/jump_label.h>
-#include <linux/mm_types.h>
+#include <linux/mm.h>
 #include <linux/sched/coredump.h>
 
 struct mmu_gather;
@@ -21,10 +21,70 @@ static inline bool mm_is_mshare(const struct mm_struct *mm)
 	return test_bit(MMF_MSHARE, &mm->flags);
 }
 
+/* Set once the first region is created; gates every mshare hook. */
+DECLARE_STATIC_KEY_FALSE(mshare_in_use);
+
+/*
+ * The boundary between a process and a region lives in the page tables.
+ * Every PMD table of a region carries its owner: PG_private set, and the
+ * region's mm in ptdesc->pt_mm (x86-64 uses pt_mm for PGDs only; hugetlb's
+ * pt_share_count shares the field, but hugetlb never shares PMD tables with
+ * a region, and a region's tables are unmarked before they are freed).  A
+ * process's PUD entry that points at such a table was linked by an
+ * attachment; the generic walkers that change page tables do not go
+ * through it (zap, change_protection, fork's copy, mremap, free_pgtables,
+ * walk_page_range), whatever the VMA's flags say.  Readers that must see
+ * region memory cross deliberately, as the region: GUP (through the
+ * region's VMA), pagemap and mincore (walk_page_range with mshare_read).
+ */
+static inline struct mm_struct *mshare_ptdesc_owner(struct ptdesc *ptdesc)
+{
+	return PagePrivate(ptdesc_page(ptdesc)) ? ptdesc->pt_mm : NULL;
+}
+
+/*
+ * The region that owns the PMD table @pud points to, if that is not @mm:
+ * @mm then reaches the region through an attachment.  NULL otherwise.
+ */
+static inline struct mm_struct *mshare_pud_foreign(struct mm_struct *mm,
+						   pud_t pud)
+{
+	struct mm_struct *owner;
+
+	if (!static_branch_unlikely(&mshare_in_use))
+		return NULL;
+	if (!pud_present(pud) || pud_leaf(pud))
+		return NULL;
+	owner = mshare_ptdesc_owner(virt_to_ptdesc(pud_pgtable(pud)));
+	return owner == mm ? NULL : owner;
+}
+
+/*
+ * DEBUG_VM tripwire: is @pmd, an entry of a PMD table, in a region's table
+ * while @mm is not that region?  Then a walker of a sharer's mm is about to
+ * lock (and change) the region's PTEs through an attachment.  @pmd may be a
+ * copy on the stack: only a table in the direct map can be a region's.
+ */
+static inline bool mshare_pmd_foreign(struct mm_struct *mm, pmd_t *pmd)
+{
+	struct mm_struct *owner;
+
+	if (!IS_ENABLED(CONFIG_DEBUG_VM) ||
+	    !static_branch_unlikely(&mshare_in_use))
+		return false;
+	if (!virt_addr_valid(pmd))
+		return false;
+	owner = mshare_ptdesc_owner(virt_to_ptdesc(pmd));
+	return owner && owner != mm;
+}
+
 vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
 			unsigned int flags, struct pt_regs *regs);
-void mshare_unmap_vma(struct mmu_gather *tlb, struct vm_area_struct *vma,
-		      unsigned long start, unsigned long end);
+void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud,
+		       unsigned long addr);
+struct vm_area_struct *mshare_lock_region_vma(struct vm_area_struct *vma,
+					      unsigned long addr,
+					      unsigned long *raddr);
 bool __mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 			  unsigned long addr, unsigned long len,
 			  unsigned long prot, unsigned long flags,
@@ -43,8 +103,6 @@ bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
 			   size_t len, vm_flags_t flags, int *ret);
 void mshare_flush_tlb(struct mm_struct *mm);
 
-/* Set once the first region is created; gates the futex lookup. */
-DECLARE_STATIC_KEY_FALSE(mshare_in_use);
 struct mm_struct *__mshare_futex_mm(struct mm_struct *mm,
 				    unsigned long *address);
 
@@ -192,10 +250,27 @@ static inline vm_fault_t mshare_fault(struct vm_area_struct *vma,
 	return VM_FAULT_SIGBUS;
 }
 
-static inline void mshare_unmap_vma(struct mmu_gather *tlb,
-				    struct vm_area_struct *vma,
-				    unsigned long start, unsigned long end)
+static inline struct mm_struct *mshare_pud_foreign(struct mm_struct *mm,
+						   pud_t pud)
 {
+	return NULL;
+}
+
+static inline bool mshare_pmd_foreign(struct mm_struct *mm, pmd_t *pmd)
+{
+	return false;
+}
+
+static inline void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud,
+				     unsigned long addr)
+{
+}
+
+static inline struct vm_area_struct *
+mshare_lock_region_vma(struct vm_area_struct *vma, unsigned long addr,
+		       unsigned long *raddr)
+{
+	return NULL;
 }
 
 static inline bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,

@@ -41,9 +41,13 @@ static pud_t mshare_region_pud(struct mm_struct *rmm, unsigned long raddr)
 }
 
 /*
- * Point the process's PUD entry for @addr at the region's PMD table.
- * A read-only attachment gets the entry without _PAGE_RW, so the hardware
- * refuses writes whatever the region's PTEs allow.
+ * Point the process's PUD entry for @addr at the region's PMD table.  The
+ * attachment's own protection is enforced by the hardware at the PUD
+ * level, whatever the region's PTEs allow: a read-only attachment gets the
+ * entry without _PAGE_RW, one without PROT_EXEC gets _PAGE_NX (both apply
+ * to everything below the entry), and a PROT_NONE attachment is never
+ * linked, so that every access faults and is refused by the attachment's
+ * VMA.
  */
 static vm_fault_t mshare_link(struct vm_area_struct *vma, unsigned long addr,
 			      struct mm_struct *rmm, unsigned long raddr)
@@ -54,10 +58,12 @@ static vm_fault_t mshare_link(struct vm_area_struct *vma, unsigned long addr,
 	p4d_t *p4d;
 	pud_t *pud;
 
-	if (!pud_present(rpud) || pud_leaf(rpud))
+	if (!pud_present(rpud) || pud_leaf(rpud) || !vma_is_accessible(vma))
 		return 0;
 	if (!(vma->vm_flags & VM_WRITE))
 		rpud = __pud(pud_val(rpud) & ~_PAGE_RW);
+	if (!(vma->vm_flags & VM_EXEC))
+		rpud = __pud(pud_val(rpud) | (_PAGE_NX & __supported_pte_mask));
 
 	p4d = p4d_alloc(mm, pgd_offset(mm, addr), addr);
 	if (!p4d)
@@ -112,6 +118,31 @@ static bool mshare_lock_region(struct mm_struct *rmm, unsigned int flags)
 }
 
 /*
+ * Wait, with no lock of the process held, for the I/O that a fault at
+ * region address @raddr needs: run the region's fault under the region's
+ * mmap_lock alone (it may drop that lock to wait).  The process then
+ * retries its fault, and finds the page.
+ */
+static void mshare_fault_wait(struct mm_struct *rmm, unsigned long raddr,
+			      unsigned int flags)
+{
+	struct vm_area_struct *rvma;
+	vm_fault_t ret;
+
+	flags &= ~(FAULT_FLAG_VMA_LOCK | FAULT_FLAG_RETRY_NOWAIT);
+	if (mmap_read_lock_killable(rmm))
+		return;
+	rvma = vma_lookup(rmm, raddr);
+	if (!rvma || !mshare_access_ok(rvma, flags)) {
+		mmap_read_unlock(rmm);
+		return;
+	}
+	ret = handle_mm_fault(rvma, raddr, flags, NULL);
+	if (!(ret & (VM_FAULT_RETRY | VM_FAULT_COMPLETED)))
+		mmap_read_unlock(rmm);
+}
+
+/*
  * A fault on attachment @vma, with the process's mmap_lock or (with
  * FAULT_FLAG_VMA_LOCK) @vma's lock held: fault in the region's VMA at the
  * corresponding address, then link the process's PUD entry to the region's
@@ -122,6 +153,12 @@ static bool mshare_lock_region(struct mm_struct *rmm, unsigned int flags)
  * caller holds: VM_FAULT_RETRY (unless FAULT_FLAG_RETRY_NOWAIT) and
  * VM_FAULT_COMPLETED come back with it released, anything else with it
  * held.  The region's own lock is always released here.
+ *
+ * The process's lock is never held across I/O: a first try asks the
+ * region's fault not to wait (FAULT_FLAG_RETRY_NOWAIT, which keeps the
+ * region's lock).  If it would have waited, both locks are dropped, the
+ * region's fault runs again under the region's lock alone and waits
+ * (mshare_fault_wait()), and the process retries (VM_FAULT_RETRY).
  */
 vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
 			unsigned int flags, struct pt_regs *regs)
@@ -129,8 +166,11 @@ vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
 	struct mshare_region *r = mshare_vma_region(vma);
 	unsigned long raddr = mshare_region_addr(vma, address);
 	bool vma_locked = flags & FAULT_FLAG_VMA_LOCK;
+	bool wait_later = fault_flag_allow_retry_first(flags) &&
+			  !(flags & FAULT_FLAG_RETRY_NOWAIT);
 	struct mm_struct *rmm = r->mm;
 	struct vm_area_struct *rvma;
+	struct file *file;
 	vm_fault_t ret;
 
 	if (vma_locked) {
@@ -158,7 +198,23 @@ vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
 		goto unlock;
 	}
 
-	ret = handle_mm_fault(rvma, raddr, flags, regs);
+	ret = handle_mm_fault(rvma, raddr,
+			      wait_later ? flags | FAULT_FLAG_RETRY_NOWAIT : flags,
+			      regs);
+	if ((ret & VM_FAULT_RETRY) && wait_later) {
+		/* Both locks still held (NOWAIT): wait without the process's. */
+		file = get_file(vma->vm_file);	/* holds the region */
+		if (vma_locked) {
+			vma_end_read(rvma);
+			vma_end_read(vma);
+		} else {
+			mmap_read_unlock(rmm);
+			mmap_read_unlock(vma->vm_mm);
+		}
+		mshare_fault_wait(rmm, raddr, flags);
+		fput(file);
+		return VM_FAULT_RETRY;
+	}
 	if (ret & (VM_FAULT_RETRY | VM_FAULT_COMPLETED)) {
 		/* The region's lock is gone, unless this was a NOWAIT try. */
 		if ((ret & VM_FAULT_RETRY) && (flags & FAULT_FLAG_RETRY_NOWAIT))
@@ -180,45 +236,46 @@ unlock:
 }
 
 /*
- * Detach [start, end) of attachment @vma from the region: clear the
- * process's PUD entries, never the region's PTEs, and have the gather flush
- * the whole of the process's TLB, since every page under those entries may
- * be cached.  Called from unmap_single_vma(), before free_pgtables().
+ * free_pgtables() met a PUD entry of @tlb's mm that links a region's PMD
+ * table (see mshare_pud_foreign()): the attachment that linked it is being
+ * unmapped.  Unlink the table instead of freeing it, never touching the
+ * region's entries, and have the gather flush as for a freed table, so
+ * that every CPU that may cache the process's paging structures (lazy-TLB
+ * ones included) drops the link before the process's PUD page can be
+ * reused.
  */
-void mshare_unmap_vma(struct mmu_gather *tlb, struct vm_area_struct *vma,
-		      unsigned long start, unsigned long end)
+void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud, unsigned long addr)
 {
-	struct mm_struct *mm = vma->vm_mm;
-	unsigned long addr;
-	bool cleared = false;
+	spinlock_t *ptl = pud_lock(tlb->mm, pud);	/* the process's */
 
-	/* An attachment cannot be split, so this is all of it. */
-	VM_WARN_ON_ONCE(!IS_ALIGNED(start, PUD_SIZE) ||
-			!IS_ALIGNED(end, PUD_SIZE));
+	pud_clear(pud);
+	spin_unlock(ptl);
+	tlb->freed_tables = 1;
+	tlb_flush_pud_range(tlb, addr & PUD_MASK, PUD_SIZE);
+}
 
-	for (addr = start; addr < end; addr += PUD_SIZE) {
-		pgd_t *pgd = pgd_offset(mm, addr);
-		spinlock_t *ptl;	/* the process's PUD lock */
-		p4d_t *p4d;
-		pud_t *pud;
+/*
+ * GUP through attachment @vma at @addr: the region's VMA there, with the
+ * region's mmap_lock held for reading (drop it with mmap_read_unlock() of
+ * the VMA's mm), and the region address in *@raddr; or NULL, unlocked, for
+ * a hole in the region (or a fatal signal).  GUP judges and follows the
+ * region's VMA, as the fault path does, never the attachment alone.  The
+ * caller holds the process's mmap_lock, which nests outside the region's.
+ */
+struct vm_area_struct *mshare_lock_region_vma(struct vm_area_struct *vma,
+					      unsigned long addr,
+					      unsigned long *raddr)
+{
+	struct mm_struct *rmm = mshare_vma_region(vma)->mm;
+	struct vm_area_struct *rvma;
 
-		if (pgd_none_or_clear_bad(pgd))
-			continue;
-		p4d = p4d_offset(pgd, addr);
-		if (p4d_none_or_clear_bad(p4d))
-			continue;
-		pud = pud_offset(p4d, addr);
-		ptl = pud_lock(mm, pud);
-		if (!pud_none(*pud)) {
-			pud_clear(pud);
-			cleared = true;
-		}
-		spin_unlock(ptl);
-	}
-	if (cleared) {
-		tlb->need_flush_all = 1;
-		tlb_flush_pud_range(tlb, start, end - start);
-	}
+	*raddr = mshare_region_addr(vma, addr);
+	if (mmap_read_lock_killable(rmm))
+		return NULL;
+	rvma = vma_lookup(rmm, *raddr);
+	if (!rvma)
+		mmap_read_unlock(rmm);
+	return rvma;
 }
 
 /*

@@ -31,6 +31,7 @@ struct mshare_region {
 	struct mm_struct *mm;		/* the region's address space */
 	unsigned long size;		/* bytes, a multiple of PUD_SIZE; 0 until set */
 	atomic_t nr_attach;		/* attachment VMAs, in all processes */
+	kuid_t uid;			/* charged for size (vm.mshare_max_bytes) */
 };
 
 void mshare_populate(struct mm_struct *rmm, unsigned long start,

@@ -8,7 +8,9 @@
  * vma->vm_file) and every msharefs name holds the inode, and msharefs frees
  * the region when the inode is evicted.
  */
+#include <linux/cred.h>
 #include <linux/file.h>
+#include <linux/hashtable.h>
 #include <linux/hugetlb.h>
 #include <linux/mman.h>
 #include <linux/sched/mm.h>
@@ -16,6 +18,7 @@
 #include <linux/seq_buf.h>
 #include <linux/slab.h>
 #include <linux/syscalls.h>
+#include <linux/sysctl.h>
 #include <asm/tlb.h>
 #include <uapi/linux/mshare.h>
 #include <uapi/linux/msharefs.h>
@@ -57,6 +60,48 @@ struct mshare_region *mshare_region_alloc(void)
 	return r;
 }
 
+/*
+ * Mark (@owner) or unmark (NULL) every PMD table of region @rmm as the
+ * region's: see mshare_pud_foreign().  Tables are marked when they are
+ * made (mshare_region_prealloc()) and unmarked just before they are freed.
+ */
+static void mshare_mark_table(pud_t *pud, struct mm_struct *owner)
+{
+	struct ptdesc *ptdesc = virt_to_ptdesc(pud_pgtable(*pud));
+
+	ptdesc->pt_mm = owner;
+	if (owner)
+		SetPagePrivate(ptdesc_page(ptdesc));
+	else
+		ClearPagePrivate(ptdesc_page(ptdesc));
+}
+
+static void mshare_unmark_tables(struct mm_struct *rmm)
+{
+	unsigned long addr = MSHARE_BASE, end = MSHARE_BASE + MSHARE_MAX_SIZE;
+
+	while (addr < end) {
+		pgd_t *pgd = pgd_offset(rmm, addr);
+		p4d_t *p4d;
+		pud_t *pud;
+
+		if (pgd_none(*pgd)) {
+			addr = pgd_addr_end(addr, end);
+			continue;
+		}
+		p4d = p4d_offset(pgd, addr);
+		if (p4d_none(*p4d)) {
+			addr = p4d_addr_end(addr, end);
+			continue;
+		}
+		pud = pud_offset(p4d, addr);
+		if (pud_present(*pud) && !pud_leaf(*pud))
+			mshare_mark_table(pud, NULL);
+		addr += PUD_SIZE;
+		cond_resched();
+	}
+}
+
 void mshare_region_free(struct mshare_region *r)
 {
 	struct mm_struct *mm = r->mm;
@@ -65,24 +110,118 @@ void mshare_region_free(struct mshare_region *r)
 	if (WARN_ON_ONCE(atomic_read(&r->nr_attach)))
 		return;		/* leak rather than free tables still linked */
 	/*
-	 * The region kept every page table that its munmap()s would have
-	 * freed (see free_pmd_range()), also outside its VMAs, where
-	 * exit_mmap() does not look.  Unmap everything while the region still
-	 * keeps them, then free the tables of the whole range at once.
-	 * Nothing is attached, so no process links to them and no CPU holds a
-	 * translation through them.
+	 * The last reference may be dropped by any task, a 32-bit one
+	 * included: nothing here depends on current's mm or TASK_SIZE.
+	 * exit_mmap() unmaps every VMA of the region; MMF_MSHARE still keeps
+	 * every page table (see free_pmd_range()) and sends its flushes to
+	 * every CPU (mshare_flush_tlb()).  The tables are freed afterwards,
+	 * all at once, also those outside the VMAs, where exit_mmap() does
+	 * not look.  Nothing is attached: no process links to them, and the
+	 * last detach flushed the paging-structure caches of its CPUs; flush
+	 * every CPU once more before any table is freed, since the gather's
+	 * own flush goes to the region's empty cpumask once MMF_MSHARE is
+	 * clear.
 	 */
+	mmgrab(mm);
+	mmput(mm);
 	mmap_write_lock(mm);
-	do_munmap(mm, FIRST_USER_ADDRESS, TASK_SIZE_MAX, NULL);
+	mshare_unmark_tables(mm);
 	clear_bit(MMF_MSHARE, &mm->flags);
+	flush_tlb_all();
 	tlb_gather_mmu(&tlb, mm);
 	free_pgd_range(&tlb, FIRST_USER_ADDRESS, TASK_SIZE_MAX,
 		       FIRST_USER_ADDRESS, USER_PGTABLES_CEILING);
 	tlb_finish_mmu(&tlb);
 	mmap_write_unlock(mm);
-	mmput(mm);
+	mmdrop(mm);
+	if (r->size)
+		mshare_user_uncharge(r->uid, r->size);
 	kfree(r);
 }
+
+/*
+ * vm.mshare_max_bytes: the most bytes of regions that one user (the
+ * effective uid that sets a region's size) may have at once.  Each GiB of
+ * a region costs a page table page from the start (mshare_region_prealloc()),
+ * charged to the caller's memcg; this bounds what a user can pin that way
+ * outside any memcg limit, as SHMALL bounds System V shared memory.
+ * Beyond it, setting a size fails with ENOSPC.  The default, 16 TiB,
+ * costs at most 64 MiB of page tables per user.
+ */
+static unsigned long mshare_max_bytes = 16UL << 40;
+
+struct mshare_user {
+	struct hlist_node node;
+	kuid_t uid;
+	unsigned long bytes;
+};
+
+static DEFINE_HASHTABLE(mshare_users, 6);
+static DEFINE_SPINLOCK(mshare_users_lock);	/* mshare_users and bytes */
+
+static struct mshare_user *mshare_user_find(kuid_t uid)
+{
+	struct mshare_user *u;
+
+	hash_for_each_possible(mshare_users, u, node, __kuid_val(uid))
+		if (uid_eq(u->uid, uid))
+			return u;
+	return NULL;
+}
+
+/* Charge @bytes to @uid: 0, -ENOSPC beyond the limit, or -ENOMEM. */
+static int mshare_user_charge(kuid_t uid, unsigned long bytes)
+{
+	struct mshare_user *u, *new = kzalloc(sizeof(*new), GFP_KERNEL);
+	unsigned long max = READ_ONCE(mshare_max_bytes);
+	int ret = 0;
+
+	spin_lock(&mshare_users_lock);
+	u = mshare_user_find(uid);
+	if (!u && new) {
+		u = new;
+		new = NULL;
+		u->uid = uid;
+		hash_add(mshare_users, &u->node, __kuid_val(uid));
+	}
+	if (!u)
+		ret = -ENOMEM;
+	else if (bytes > max || u->bytes > max - bytes)
+		ret = -ENOSPC;
+	else
+		u->bytes += bytes;
+	spin_unlock(&mshare_users_lock);
+	kfree(new);
+	return ret;
+}
+
+static void mshare_user_uncharge(kuid_t uid, unsigned long bytes)
+{
+	struct mshare_user *u;
+
+	spin_lock(&mshare_users_lock);
+	u = mshare_user_find(uid);
+	if (!WARN_ON_ONCE(!u || u->bytes < bytes))
+		u->bytes -= bytes;
+	spin_unlock(&mshare_users_lock);
+}
+
+static struct ctl_table mshare_sysctls[] = {
+	{
+		.procname	= "mshare_max_bytes",
+		.data		= &mshare_max_bytes,
+		.maxlen		= sizeof(mshare_max_bytes),
+		.mode		= 0644,
+		.proc_handler	= proc_doulongvec_minmax,
+	},
+};
+
+static int __init mshare_sysctl_init(void)
+{
+	register_sysctl_init("vm", mshare_sysctls);
+	return 0;
+}
+subsys_initcall(mshare_sysctl_init);
 
 static bool mshare_size_ok(loff_t size)
 {
@@ -117,6 +256,8 @@ static int mshare_region_prealloc(struct mm_struct *rmm, unsigned long size)
 			ret = -ENOMEM;
 			break;
 		}
+		mshare_mark_table(pud, rmm);
+		cond_resched();
 	}
 	mmap_write_unlock(rmm);
 	return ret;
@@ -136,9 +277,15 @@ int mshare_region_set_size(struct mshare_region *r, loff_t size)
 		return size == cur ? 0 : -EBUSY;
 	if (!mshare_size_ok(size))
 		return -EINVAL;
-	ret = mshare_region_prealloc(r->mm, size);
+	r->uid = current_euid();
+	ret = mshare_user_charge(r->uid, size);
 	if (ret)
 		return ret;
+	ret = mshare_region_prealloc(r->mm, size);
+	if (ret) {
+		mshare_user_uncharge(r->uid, size);
+		return ret;
+	}
 	WRITE_ONCE(r->size, size);
 	return 0;
 }
@@ -178,11 +325,23 @@ static vm_fault_t mshare_vm_fault(struct vm_fault *vmf)
 	return VM_FAULT_SIGBUS;
 }
 
+/*
+ * vm_normal_page() on an attachment (pagemap, GUP-fast's callers) meets the
+ * region's special PTEs (VM_PFNMAP, VM_MIXEDMAP mappings inside): they
+ * have no struct page to report, through the attachment as in the region.
+ */
+static struct page *mshare_vm_find_special_page(struct vm_area_struct *vma,
+						unsigned long addr)
+{
+	return NULL;
+}
+
 static const struct vm_operations_struct mshare_vm_ops = {
 	.open = mshare_vm_open,
 	.close = mshare_vm_close,
 	.may_split = mshare_vm_may_split,
 	.fault = mshare_vm_fault,
+	.find_special_page = mshare_vm_find_special_page,
 };
 
 /* Attach: mmap() of the whole region, MAP_SHARED, at a PUD-aligned address. */
