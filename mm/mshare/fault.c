@@ -8,6 +8,8 @@
 #include <linux/mman.h>
 #include <linux/pgtable.h>
 #include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/task_work.h>
 #include <asm/tlb.h>
 #include <asm/tlbflush.h>
 #include "../internal.h"
@@ -323,6 +325,46 @@ void mshare_populate(struct mm_struct *rmm, unsigned long start,
 	mmap_read_unlock(rmm);
 }
 
+struct mshare_populate_work {
+	struct callback_head work;
+	struct file *file;		/* holds the region */
+	unsigned long start, end;	/* region addresses */
+};
+
+static void mshare_populate_fn(struct callback_head *work)
+{
+	struct mshare_populate_work *w =
+		container_of(work, struct mshare_populate_work, work);
+
+	mshare_populate(mshare_file_region(w->file)->mm, w->start, w->end);
+	fput(w->file);
+	kfree(w);
+}
+
+/*
+ * MAP_POPULATE or MAP_LOCKED inside an attachment: populate [start, end)
+ * of the region on the way back to user space, once mmap() has dropped the
+ * process's mmap_lock, as vm_mmap_pgoff() does with mm_populate(), so that
+ * no sharer lock is held while the region's pages are read in.  Best
+ * effort, like MAP_POPULATE itself.
+ */
+static void mshare_populate_later(struct file *file, unsigned long start,
+				  unsigned long end)
+{
+	struct mshare_populate_work *w = kmalloc(sizeof(*w), GFP_KERNEL);
+
+	if (!w)
+		return;
+	init_task_work(&w->work, mshare_populate_fn);
+	w->file = get_file(file);
+	w->start = start;
+	w->end = end;
+	if (task_work_add(current, &w->work, TWA_RESUME)) {
+		fput(w->file);
+		kfree(w);
+	}
+}
+
 /*
  * do_mmap() of a fixed range: if the range meets an attachment of @mm, make
  * the mapping in the region, and return true with the result in *@ret.
@@ -394,7 +436,7 @@ bool __mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 		return true;
 	}
 	if (populate)
-		mshare_populate(rmm, raddr, raddr + populate);
+		mshare_populate_later(vma->vm_file, raddr, raddr + populate);
 	*ret = vma->vm_start + (raddr - MSHARE_BASE);
 	return true;
 }
