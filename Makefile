@@ -20,6 +20,11 @@ TEST_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter \
 	-isystem $(K)/tools/testing/selftests -isystem $(B)/hdr/include \
 	-I$(TOP)/tests -I$(TOP)/userspace/libmshare/include
 TEST_LDLIBS = $(LIBMSHARE) -luring -lpthread
+# 32-bit helpers that tests exec from /tests (gcc -m32, gcc-multilib): in
+# build/tests, but not test programs, so not in LIST.
+COMPAT_SRCS := $(sort $(wildcard tests/compat32/*.c))
+COMPAT_BINS := $(patsubst tests/compat32/%.c,$(B)/tests/%,$(COMPAT_SRCS))
+COMPAT_CFLAGS := -m32 -static -O2 -g -Wall -Wextra -Werror
 
 # libmshare (userspace/libmshare/Makefile builds into O=): the static
 # library is what the tests, the CLI and the samples link.
@@ -61,6 +66,10 @@ $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIBMSHARE) $(B)/bzImage
 	@mkdir -p $(B)/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDLIBS)
 
+$(COMPAT_BINS): $(B)/tests/%: tests/compat32/%.c
+	@mkdir -p $(B)/tests
+	$(CC) $(COMPAT_CFLAGS) -o $@ $<
+
 $(B)/tests/%: tests/%.sh
 	@mkdir -p $(B)/tests
 	install -m 755 $< $@
@@ -81,7 +90,7 @@ samples: kernel
 # Everything userspace the guest gets, in /tests (programs in LIST) and
 # /tests/bin (the CLI and the samples, in PATH).
 .PHONY: test-bins
-test-bins: $(TEST_BINS) $(B)/bin/mshare $(SAMPLE_BINS)
+test-bins: $(TEST_BINS) $(COMPAT_BINS) $(B)/bin/mshare $(SAMPLE_BINS)
 	@mkdir -p $(B)/tests/bin
 	@cp $(B)/bin/mshare $(SAMPLE_BINS) $(B)/tests/bin/
 	@for t in $(notdir $(TEST_BINS)); do echo $$t; done > $(B)/tests/LIST

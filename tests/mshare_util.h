@@ -2,7 +2,10 @@
 /*
  * Helpers for the mshare tests: the syscall, attaching, mapping inside a
  * region, page patterns, SCM_RIGHTS, parent/child handshakes over unix
- * sockets, fd counting, /proc/self/maps and memory-baseline checks.
+ * sockets, fd counting, /proc/self/maps and memory-baseline checks; named
+ * regions, pidfd syscalls, reading the kernel log (/dev/kmsg) and ext4 on
+ * a brd ram disk.  The ms_must_*() helpers are for test bodies: they
+ * ASSERT.
  *
  * Include after defining _GNU_SOURCE and after kselftest_harness.h.
  *
@@ -25,7 +28,9 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <linux/mshare.h>
@@ -119,6 +124,43 @@ static inline uint64_t pread_word(int fd, size_t page, int word)
 static inline volatile uint64_t *wordp(void *base, size_t off, int word)
 {
 	return (volatile uint64_t *)((char *)base + off) + word;
+}
+
+/* --- for test bodies: these ASSERT ------------------------------------- */
+
+/* mshare_create(@size, 0), which must succeed. */
+static inline int ms_must_create(struct __test_metadata *_metadata, size_t size)
+{
+	int fd = sys_mshare_create(size, 0);
+
+	ASSERT_LE(0, fd) TH_LOG("mshare_create(%#zx): %s", size, strerror(errno));
+	return fd;
+}
+
+/* Attach all of @fd's region (@size bytes) at @addr exactly (NOREPLACE) or anywhere. */
+static inline char *ms_must_attach(struct __test_metadata *_metadata, int fd,
+				   size_t size, void *addr, int prot)
+{
+	char *p = ms_attach(fd, size, addr, prot, addr ? MAP_FIXED_NOREPLACE : 0);
+
+	ASSERT_NE(NULL, p) TH_LOG("attach %#zx at %p prot %#x: %s", size, addr,
+				  prot, strerror(errno));
+	ASSERT_EQ(0, (uintptr_t)p % RGN) TH_LOG("attachment at %p not aligned", p);
+	if (addr) {
+		ASSERT_EQ(addr, (void *)p);
+	}
+	return p;
+}
+
+/* mmap(@addr, @len, @prot, @flags, @fd, 0) that must land at @addr. */
+static inline void ms_must_map(struct __test_metadata *_metadata, void *addr,
+			       size_t len, int prot, int flags, int fd)
+{
+	void *p = mmap(addr, len, prot, flags, fd, 0);
+
+	ASSERT_EQ(addr, p) TH_LOG("mmap at %p len %#zx prot %#x flags %#x: %s",
+				  addr, len, prot, flags,
+				  p == MAP_FAILED ? strerror(errno) : "wrong address");
 }
 
 /* --- children ---------------------------------------------------------- */
@@ -392,6 +434,23 @@ static inline void write_file(const char *path, const char *s)
 	}
 }
 
+/* The first line of file @path, newline stripped, into @buf; 0 or -errno. */
+static inline int read_first_line(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = 0;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
 /*
  * Let deferred frees happen and make Slab meaningful: drop caches and
  * shrink every slab cache (which also empties KASAN's quarantine of that
@@ -436,6 +495,259 @@ static inline bool mem_back_to(const struct memsnap *base, struct memsnap *now,
 			return true;
 	}
 	return false;
+}
+
+/* --- named regions ------------------------------------------------------ */
+
+#define MSFS_DIR	"/sys/fs/mshare"
+
+/*
+ * A new region named @name in msharefs (O_CREAT | O_EXCL, mode 0600) of
+ * @size bytes: its O_RDWR fd, or -1 with errno set (and no name left).
+ */
+static inline int msfs_create(const char *name, size_t size)
+{
+	char path[256];
+	int fd, err;
+
+	snprintf(path, sizeof(path), MSFS_DIR "/%s", name);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, size)) {
+		err = errno;
+		close(fd);
+		unlink(path);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+/* open() of the region named @name with @flags (O_RDONLY, O_RDWR). */
+static inline int msfs_open(const char *name, int flags)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), MSFS_DIR "/%s", name);
+	return open(path, flags);
+}
+
+static inline int msfs_unlink(const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), MSFS_DIR "/%s", name);
+	return unlink(path);
+}
+
+/* --- pidfds ------------------------------------------------------------ */
+
+#ifndef __NR_pidfd_open
+#define __NR_pidfd_open 434
+#endif
+#ifndef __NR_process_mrelease
+#define __NR_process_mrelease 448
+#endif
+
+static inline int sys_pidfd_open(pid_t pid, unsigned int flags)
+{
+	return syscall(__NR_pidfd_open, pid, flags);
+}
+
+static inline int sys_process_mrelease(int pidfd, unsigned int flags)
+{
+	return syscall(__NR_process_mrelease, pidfd, flags);
+}
+
+/* --- the kernel log ---------------------------------------------------- */
+
+/*
+ * /dev/kmsg opened for reading records from now on (kmsg_from_now()) or
+ * from the oldest one kept (kmsg_from_start()); -1 if it cannot be read.
+ */
+static inline int kmsg_from_start(void)
+{
+	return open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+}
+
+static inline int kmsg_from_now(void)
+{
+	int fd = kmsg_from_start();
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/* A record's text into @line (@len > 0 bytes), cut short if need be. */
+static inline void kmsg_copy(char *line, size_t len, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (n > len - 1)
+		n = len - 1;
+	memcpy(line, text, n);
+	line[n] = 0;
+}
+
+/*
+ * Read the records of @fd that have not been read yet; true at the first
+ * whose text contains @needle (copied, without its header, into @line).
+ * A later call goes on after that record.
+ */
+static inline bool kmsg_find(int fd, const char *needle, char *line, size_t len)
+{
+	char rec[2048];
+
+	for (;;) {
+		ssize_t n = read(fd, rec, sizeof(rec) - 1);
+		char *text;
+
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records overwritten: go on */
+		if (n <= 0)
+			return false;
+		rec[n] = 0;
+		text = strchr(rec, ';');
+		text = text ? text + 1 : rec;
+		text[strcspn(text, "\n")] = 0;
+		if (strstr(text, needle)) {
+			if (line && len) {
+				kmsg_copy(line, len, text);
+			}
+			return true;
+		}
+	}
+}
+
+/*
+ * The first kernel report (the lines tapcheck.py fails a run on: BUG,
+ * WARNING, Bad rss-counter, Bad page) among the records of @fd not yet
+ * read, into @line; false if there is none.
+ */
+static inline bool kmsg_report(int fd, char *line, size_t len)
+{
+	static const char *const gates[] = {
+		"BUG:", "WARNING:", "Bad rss-counter", "Bad page", "KASAN:",
+		"kernel BUG at", "page_table_check",
+	};
+	char rec[2048];
+
+	for (;;) {
+		ssize_t n = read(fd, rec, sizeof(rec) - 1);
+		char *text;
+
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			return false;
+		rec[n] = 0;
+		text = strchr(rec, ';');
+		text = text ? text + 1 : rec;
+		text[strcspn(text, "\n")] = 0;
+		for (size_t i = 0; i < sizeof(gates) / sizeof(gates[0]); i++) {
+			if (strstr(text, gates[i])) {
+				kmsg_copy(line, len, text);
+				return true;
+			}
+		}
+	}
+}
+
+/* --- ext4 on a ram disk ------------------------------------------------ */
+
+#ifndef EXT4_SUPER_MAGIC
+#define EXT4_SUPER_MAGIC 0xEF53
+#endif
+
+static inline bool dir_is_ext4(const char *dir)
+{
+	struct statfs s;
+
+	return !statfs(dir, &s) && s.f_type == EXT4_SUPER_MAGIC;
+}
+
+/* Is block device @dev mounted (per /proc/mounts)? */
+static inline bool blkdev_mounted(const char *dev)
+{
+	FILE *f = fopen("/proc/mounts", "r");
+	size_t n = strlen(dev);
+	char line[512];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, dev, n) && line[n] == ' ')
+			found = true;
+	fclose(f);
+	return found;
+}
+
+/*
+ * Make ext4 on a brd ram disk that nobody has mounted (the highest numbers
+ * first: other programs use them from the top too, one program at a time)
+ * and mount it at @dir, made if missing.  Nothing to do if @dir is ext4
+ * already.  0, or -1 with the reason in @why.  Its size (64 MiB in the
+ * guest) is what CONFIG_BLK_DEV_RAM_SIZE gives.
+ */
+static inline int ramdisk_ext4_mount(const char *dir, char *why, size_t len)
+{
+	char dev[32], cmd[160], path[64];
+	struct stat st;
+	long sectors = -1;
+	FILE *f;
+	int n;
+
+	if (dir_is_ext4(dir))
+		return 0;
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		snprintf(why, len, "mkdir %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	for (n = 15; n >= 0; n--) {
+		snprintf(dev, sizeof(dev), "/dev/ram%d", n);
+		if (stat(dev, &st) && mknod(dev, S_IFBLK | 0600, makedev(1, n)))
+			continue;
+		if (blkdev_mounted(dev))
+			continue;
+		snprintf(path, sizeof(path), "/sys/block/ram%d/size", n);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fscanf(f, "%ld", &sectors) != 1)
+			sectors = -1;
+		fclose(f);
+		if (sectors >= 2 * 2048)
+			break;
+	}
+	if (n < 0) {
+		snprintf(why, len, "no free brd ram disk (/dev/ramN) of 2 MiB or more");
+		return -1;
+	}
+	snprintf(cmd, sizeof(cmd), "mke2fs -F -b 4096 %s >/dev/null 2>&1", dev);
+	if (system(cmd)) {
+		snprintf(why, len, "%s failed", cmd);
+		return -1;
+	}
+	/* syscall(): <sys/mount.h> clashes with liburing's <linux/mount.h>. */
+	if (syscall(SYS_mount, dev, dir, "ext4", 0UL, NULL)) {
+		snprintf(why, len, "mount %s on %s as ext4: %s", dev, dir, strerror(errno));
+		return -1;
+	}
+	if (!dir_is_ext4(dir)) {
+		snprintf(why, len, "%s is not ext4 after mounting %s", dir, dev);
+		return -1;
+	}
+	return 0;
+}
+
+static inline void ramdisk_ext4_umount(const char *dir)
+{
+	if (dir_is_ext4(dir))
+		syscall(SYS_umount2, dir, 0);
+	rmdir(dir);
 }
 
 #endif
