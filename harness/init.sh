@@ -18,6 +18,11 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 if [ -d /sys/fs/mshare ]; then
 	mount -t msharefs msharefs /sys/fs/mshare 2>/dev/null
 fi
+# The console must carry every kernel message: the host's verdict gates on
+# WARN()s and lockdep reports, which are KERN_WARNING.  run-vm.sh boots with
+# ignore_loglevel; this keeps the level at debug for a kernel booted
+# without it.  Nothing in the guest may lower it (dmesg -n).
+echo 8 > /proc/sys/kernel/printk
 # NUMA balancing is on by default with two nodes; its hinting faults make
 # every memory-heavy test many times slower under TCG.  Tests that need it
 # (mshare_walkers) switch it on and back off.
@@ -30,6 +35,9 @@ out=/dev/ttyS1
 {
 	echo "### GUEST nproc=$(nproc) kernel=$(uname -r)"
 	echo "### GUEST hugepages=$(cat /proc/sys/vm/nr_hugepages)"
+	echo "### GUEST printk=$(cat /proc/sys/kernel/printk | tr -s '\t ' ' ')" \
+		"ignore_loglevel=$(cat /sys/module/printk/parameters/ignore_loglevel 2>/dev/null)" \
+		"nodes=$(ls -d /sys/devices/system/node/node* 2>/dev/null | wc -l)"
 	sh /job.sh
 	echo "### JOB-EXIT $?"
 } > $out 2>&1

@@ -2,31 +2,41 @@
 # Boot build/bzImage under TCG with an initramfs of busybox, the test
 # programs and a job script, and run the job.
 #
-#   run-vm.sh [--files DIR] [--timeout SECS] [--name NAME] JOB-SCRIPT
+#   run-vm.sh [--files DIR] [--timeout SECS] [--name NAME] [--no-tests] JOB-SCRIPT
 #
 # The guest's console (kernel log) goes to build/NAME.guest.log, the job's
 # output to build/NAME.job.log and to stdout.  Exits 0 if the guest ran the
 # job and powered off, 124 if it hung and was killed, 1 on any other trouble.
+# --no-tests leaves build/tests out of the initramfs (a smaller, faster
+# boot for jobs that bring their own programs).
+#
+# The console carries every kernel message (ignore_loglevel): a WARN() or a
+# lockdep report is KERN_WARNING, which loglevel=4 would hide from the log
+# that tapcheck.py gates on.  printk.devkmsg=on keeps /dev/kmsg writes (the
+# test markers) from being rate-limited.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
 files=
 timeout=${VM_TIMEOUT:-1800}
 name=vm
+with_tests=1
 while [ $# -gt 1 ]; do
 	case "$1" in
 	--files) files=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--name) name=$2; shift 2 ;;
+	--no-tests) with_tests=0; shift ;;
 	*) break ;;
 	esac
 done
-job=${1:?usage: run-vm.sh [--files DIR] [--timeout S] [--name N] JOB-SCRIPT}
+job=${1:?usage: run-vm.sh [--files DIR] [--timeout S] [--name N] [--no-tests] JOB-SCRIPT}
 [ -f "$B/bzImage" ] || { echo "run-vm: no $B/bzImage; build the kernel first" >&2; exit 1; }
 
-# The initramfs: the base archive (busybox, /init, tests) with a second
-# archive appended that holds this run's job and extra files.
-root=$B/initramfs
+# The initramfs: busybox, /init, the tests, this run's job and extra files,
+# staged in a directory of this run's own (two runs with different names
+# may go on at once) and removed once packed.
+root=$B/initramfs.$name
 rm -rf "$root" && mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,tests,root}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/harness/init.sh" "$root/init"
@@ -34,7 +44,7 @@ cp "$top/harness/run-tests.sh" "$root/bin/run-tests"
 chmod +x "$root/init" "$root/bin/run-tests"
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\nuser:x:1000:1000:user:/tmp:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\nuser:x:1000:\n' > "$root/etc/group"
-if [ -d "$B/tests" ]; then
+if [ "$with_tests" = 1 ] && [ -d "$B/tests" ]; then
 	cp -a "$B/tests/." "$root/tests/"
 fi
 cp "$job" "$root/job.sh"
@@ -43,6 +53,7 @@ if [ -n "$files" ]; then
 	cp -a "$files/." "$root/files/"
 fi
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$B/$name.initramfs.gz"
+rm -rf "$root"
 
 log=$B/$name.guest.log
 out=$B/$name.job.log
@@ -65,7 +76,7 @@ set +e
 timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_CPUS:-2}" -m "${mb}M" "${numa[@]}" \
 	-display none -monitor none -no-reboot \
 	-kernel "$B/bzImage" -initrd "$B/$name.initramfs.gz" \
-	-append "console=ttyS0 panic=-1 loglevel=4 ${VM_APPEND:-}" \
+	-append "console=ttyS0 panic=-1 ignore_loglevel printk.devkmsg=on ${VM_APPEND:-}" \
 	-serial file:"$log" -serial stdio < /dev/null | tr -d '\r' | tee "$out"
 rc=${PIPESTATUS[0]}
 set -e
