@@ -14,6 +14,10 @@
 # lockdep report is KERN_WARNING, which loglevel=4 would hide from the log
 # that tapcheck.py gates on.  printk.devkmsg=on keeps /dev/kmsg writes (the
 # test markers) from being rate-limited.
+#
+# Environment: VM_CPUS (2), VM_MEM (4G), VM_NUMA (2: NUMA nodes, when there
+# are at least as many CPUs; 1: none), VM_TIMEOUT (1800), VM_APPEND (more
+# kernel parameters).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
@@ -58,22 +62,38 @@ rm -rf "$root"
 log=$B/$name.guest.log
 out=$B/$name.job.log
 rm -f "$log" "$out"
-# Two NUMA nodes (one CPU and half the memory each) unless VM_NUMA=1, so
-# that mbind/migrate_pages tests have somewhere to move pages.
+# Two NUMA nodes (half the memory each, the CPUs split between them) unless
+# VM_NUMA=1, so that mbind/migrate_pages tests have somewhere to move pages.
+# Every CPU is a socket of its own: CPUs that QEMU made cores of one socket
+# but put on different nodes look to the kernel like cache siblings across
+# nodes, and it warns (WARNING in topology_sane) when it brings them up.
 mem=${VM_MEM:-4G}
 case "$mem" in
 *G) mb=$(( ${mem%G} * 1024 )) ;;
 *M) mb=${mem%M} ;;
 *) mb=$mem ;;
 esac
+cpus=${VM_CPUS:-2}
+nodes=${VM_NUMA:-2}
+if [ "$nodes" -gt "$cpus" ]; then
+	[ -z "${VM_NUMA:-}" ] || echo "run-vm: $cpus CPU(s) cannot fill $nodes NUMA nodes; booting one node" >&2
+	nodes=1
+fi
 numa=()
-if [ "${VM_NUMA:-2}" = 2 ] && [ "${VM_CPUS:-2}" = 2 ]; then
-	half=$(( mb / 2 ))
-	numa=(-object memory-backend-ram,id=m0,size=${half}M -numa node,nodeid=0,cpus=0,memdev=m0
-	      -object memory-backend-ram,id=m1,size=$(( mb - half ))M -numa node,nodeid=1,cpus=1,memdev=m1)
+if [ "$nodes" -gt 1 ]; then
+	left=$mb
+	for ((n = 0; n < nodes; n++)); do
+		size=$(( n == nodes - 1 ? left : mb / nodes ))
+		left=$(( left - size ))
+		numa+=(-object memory-backend-ram,id=m$n,size=${size}M -numa node,nodeid=$n,memdev=m$n)
+	done
+	for ((c = 0; c < cpus; c++)); do
+		numa+=(-numa cpu,node-id=$(( c * nodes / cpus )),socket-id=$c)
+	done
 fi
 set +e
-timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max -smp "${VM_CPUS:-2}" -m "${mb}M" "${numa[@]}" \
+timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max \
+	-smp "$cpus,sockets=$cpus,cores=1,threads=1" -m "${mb}M" "${numa[@]}" \
 	-display none -monitor none -no-reboot \
 	-kernel "$B/bzImage" -initrd "$B/$name.initramfs.gz" \
 	-append "console=ttyS0 panic=-1 ignore_loglevel printk.devkmsg=on ${VM_APPEND:-}" \
