@@ -17,6 +17,12 @@ t0=$(date +%s)
 bash "$top/harness/lint.sh" > "$B/lint.tap"
 echo "[time] kernel-lint: $(( $(date +%s) - t0 ))s" >&2
 grep -v '^ok' "$B/lint.tap" || true
+# The kernel-log gate, live: a boot whose job writes a WARNING to /dev/kmsg
+# must fail tapcheck and be named after its program; a clean boot must pass.
+t0=$(date +%s)
+bash "$top/tests/host/test_gate_live.sh" > "$B/gate-live.tap" 2> "$B/gate-live.err"
+echo "[time] gate-live: $(( $(date +%s) - t0 ))s" >&2
+grep -v '^ok' "$B/gate-live.tap" || true
 rm -f "$B/check.job.log" "$B/check.guest.log"
 vm() {
 	"$top/harness/run-vm.sh" --name check --timeout "${CHECK_TIMEOUT:-2400}" \
@@ -30,4 +36,5 @@ cat "$B/check.console" | grep -E '^(ok|not ok|### (BEGIN|END)|#  +(RUN|OK|FAIL)|
 [ $vmrc = 0 ] || echo "check: the VM run failed (rc=$vmrc); guest log: $B/check.guest.log"
 python3 "$top/harness/tapcheck.py" --quiet --tap host="$B/host-tests.tap" \
 	--tap host-lib="$B/host-lib.tap" --tap host-cli="$B/host-cli.tap" --tap lint="$B/lint.tap" \
+	--tap gate-live="$B/gate-live.tap" \
 	--job "$B/check.job.log" --guest "$B/check.guest.log"
