@@ -3,6 +3,7 @@
  * mshare: faults on attachments, linking and unlinking the region's page
  * tables, TLB flushes for the region, and mappings made inside a region.
  */
+#include <linux/file.h>
 #include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/mman.h>

@@ -61,85 +61,6 @@ struct mshare_region *mshare_region_alloc(void)
 }
 
 /*
- * Mark (@owner) or unmark (NULL) every PMD table of region @rmm as the
- * region's: see mshare_pud_foreign().  Tables are marked when they are
- * made (mshare_region_prealloc()) and unmarked just before they are freed.
- */
-static void mshare_mark_table(pud_t *pud, struct mm_struct *owner)
-{
-	struct ptdesc *ptdesc = virt_to_ptdesc(pud_pgtable(*pud));
-
-	ptdesc->pt_mm = owner;
-	if (owner)
-		SetPagePrivate(ptdesc_page(ptdesc));
-	else
-		ClearPagePrivate(ptdesc_page(ptdesc));
-}
-
-static void mshare_unmark_tables(struct mm_struct *rmm)
-{
-	unsigned long addr = MSHARE_BASE, end = MSHARE_BASE + MSHARE_MAX_SIZE;
-
-	while (addr < end) {
-		pgd_t *pgd = pgd_offset(rmm, addr);
-		p4d_t *p4d;
-		pud_t *pud;
-
-		if (pgd_none(*pgd)) {
-			addr = pgd_addr_end(addr, end);
-			continue;
-		}
-		p4d = p4d_offset(pgd, addr);
-		if (p4d_none(*p4d)) {
-			addr = p4d_addr_end(addr, end);
-			continue;
-		}
-		pud = pud_offset(p4d, addr);
-		if (pud_present(*pud) && !pud_leaf(*pud))
-			mshare_mark_table(pud, NULL);
-		addr += PUD_SIZE;
-		cond_resched();
-	}
-}
-
-void mshare_region_free(struct mshare_region *r)
-{
-	struct mm_struct *mm = r->mm;
-	struct mmu_gather tlb;
-
-	if (WARN_ON_ONCE(atomic_read(&r->nr_attach)))
-		return;		/* leak rather than free tables still linked */
-	/*
-	 * The last reference may be dropped by any task, a 32-bit one
-	 * included: nothing here depends on current's mm or TASK_SIZE.
-	 * exit_mmap() unmaps every VMA of the region; MMF_MSHARE still keeps
-	 * every page table (see free_pmd_range()) and sends its flushes to
-	 * every CPU (mshare_flush_tlb()).  The tables are freed afterwards,
-	 * all at once, also those outside the VMAs, where exit_mmap() does
-	 * not look.  Nothing is attached: no process links to them, and the
-	 * last detach flushed the paging-structure caches of its CPUs; flush
-	 * every CPU once more before any table is freed, since the gather's
-	 * own flush goes to the region's empty cpumask once MMF_MSHARE is
-	 * clear.
-	 */
-	mmgrab(mm);
-	mmput(mm);
-	mmap_write_lock(mm);
-	mshare_unmark_tables(mm);
-	clear_bit(MMF_MSHARE, &mm->flags);
-	flush_tlb_all();
-	tlb_gather_mmu(&tlb, mm);
-	free_pgd_range(&tlb, FIRST_USER_ADDRESS, TASK_SIZE_MAX,
-		       FIRST_USER_ADDRESS, USER_PGTABLES_CEILING);
-	tlb_finish_mmu(&tlb);
-	mmap_write_unlock(mm);
-	mmdrop(mm);
-	if (r->size)
-		mshare_user_uncharge(r->uid, r->size);
-	kfree(r);
-}
-
-/*
  * vm.mshare_max_bytes: the most bytes of regions that one user (the
  * effective uid that sets a region's size) may have at once.  Each GiB of
  * a region costs a page table page from the start (mshare_region_prealloc()),
@@ -222,6 +143,85 @@ static int __init mshare_sysctl_init(void)
 	return 0;
 }
 subsys_initcall(mshare_sysctl_init);
+
+/*
+ * Mark (@owner) or unmark (NULL) every PMD table of region @rmm as the
+ * region's: see mshare_pud_foreign().  Tables are marked when they are
+ * made (mshare_region_prealloc()) and unmarked just before they are freed.
+ */
+static void mshare_mark_table(pud_t *pud, struct mm_struct *owner)
+{
+	struct ptdesc *ptdesc = virt_to_ptdesc(pud_pgtable(*pud));
+
+	ptdesc->pt_mm = owner;
+	if (owner)
+		SetPagePrivate(ptdesc_page(ptdesc));
+	else
+		ClearPagePrivate(ptdesc_page(ptdesc));
+}
+
+static void mshare_unmark_tables(struct mm_struct *rmm)
+{
+	unsigned long addr = MSHARE_BASE, end = MSHARE_BASE + MSHARE_MAX_SIZE;
+
+	while (addr < end) {
+		pgd_t *pgd = pgd_offset(rmm, addr);
+		p4d_t *p4d;
+		pud_t *pud;
+
+		if (pgd_none(*pgd)) {
+			addr = pgd_addr_end(addr, end);
+			continue;
+		}
+		p4d = p4d_offset(pgd, addr);
+		if (p4d_none(*p4d)) {
+			addr = p4d_addr_end(addr, end);
+			continue;
+		}
+		pud = pud_offset(p4d, addr);
+		if (pud_present(*pud) && !pud_leaf(*pud))
+			mshare_mark_table(pud, NULL);
+		addr += PUD_SIZE;
+		cond_resched();
+	}
+}
+
+void mshare_region_free(struct mshare_region *r)
+{
+	struct mm_struct *mm = r->mm;
+	struct mmu_gather tlb;
+
+	if (WARN_ON_ONCE(atomic_read(&r->nr_attach)))
+		return;		/* leak rather than free tables still linked */
+	/*
+	 * The last reference may be dropped by any task, a 32-bit one
+	 * included: nothing here depends on current's mm or TASK_SIZE.
+	 * exit_mmap() unmaps every VMA of the region; MMF_MSHARE still keeps
+	 * every page table (see free_pmd_range()) and sends its flushes to
+	 * every CPU (mshare_flush_tlb()).  The tables are freed afterwards,
+	 * all at once, also those outside the VMAs, where exit_mmap() does
+	 * not look.  Nothing is attached: no process links to them, and the
+	 * last detach flushed the paging-structure caches of its CPUs; flush
+	 * every CPU once more before any table is freed, since the gather's
+	 * own flush goes to the region's empty cpumask once MMF_MSHARE is
+	 * clear.
+	 */
+	mmgrab(mm);
+	mmput(mm);
+	mmap_write_lock(mm);
+	mshare_unmark_tables(mm);
+	clear_bit(MMF_MSHARE, &mm->flags);
+	flush_tlb_all();
+	tlb_gather_mmu(&tlb, mm);
+	free_pgd_range(&tlb, FIRST_USER_ADDRESS, TASK_SIZE_MAX,
+		       FIRST_USER_ADDRESS, USER_PGTABLES_CEILING);
+	tlb_finish_mmu(&tlb);
+	mmap_write_unlock(mm);
+	mmdrop(mm);
+	if (r->size)
+		mshare_user_uncharge(r->uid, r->size);
+	kfree(r);
+}
 
 static bool mshare_size_ok(loff_t size)
 {
