@@ -157,11 +157,14 @@ static void mshare_fault_wait(struct mm_struct *rmm, unsigned long raddr,
  * VM_FAULT_COMPLETED come back with it released, anything else with it
  * held.  The region's own lock is always released here.
  *
- * The process's lock is never held across I/O: a first try asks the
+ * The process's mmap_lock is never held across I/O: a first try asks the
  * region's fault not to wait (FAULT_FLAG_RETRY_NOWAIT, which keeps the
  * region's lock).  If it would have waited, both locks are dropped, the
  * region's fault runs again under the region's lock alone and waits
  * (mshare_fault_wait()), and the process retries (VM_FAULT_RETRY).
+ * Per-VMA-lock faults cannot ask for NOWAIT: there the region's fault
+ * drops the region VMA's lock to wait, and only the attachment's VMA lock
+ * stays held, which blocks nothing but a change of that attachment.
  */
 vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
 			unsigned int flags, struct pt_regs *regs)
@@ -170,7 +173,7 @@ vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
 	unsigned long raddr = mshare_region_addr(vma, address);
 	bool vma_locked = flags & FAULT_FLAG_VMA_LOCK;
 	bool wait_later = fault_flag_allow_retry_first(flags) &&
-			  !(flags & FAULT_FLAG_RETRY_NOWAIT);
+			  !(flags & (FAULT_FLAG_RETRY_NOWAIT | FAULT_FLAG_VMA_LOCK));
 	struct mm_struct *rmm = r->mm;
 	struct vm_area_struct *rvma;
 	struct file *file;
