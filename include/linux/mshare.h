@@ -26,10 +26,12 @@ DECLARE_STATIC_KEY_FALSE(mshare_in_use);
 
 /*
  * The boundary between a process and a region lives in the page tables.
- * Every PMD table of a region carries its owner: PG_private set, and the
- * region's mm in ptdesc->pt_mm (x86-64 uses pt_mm for PGDs only; hugetlb's
- * pt_share_count shares the field, but hugetlb never shares PMD tables with
- * a region, and a region's tables are unmarked before they are freed).  A
+ * Every PMD table of a region carries its owner, the region's mm, in
+ * ptdesc->__page_mapping, which no page table uses otherwise and which is
+ * NULL for every other one (page->mapping is NULL on allocation, and a
+ * region's tables are unmarked before they are freed).  Not pt_mm: that
+ * shares its word with hugetlb's pt_share_count, which would then see a
+ * region's table as shared.  A
  * process's PUD entry that points at such a table was linked by an
  * attachment; the generic walkers that change page tables do not go
  * through it (zap, change_protection, fork's copy, mremap, free_pgtables,
@@ -39,7 +41,7 @@ DECLARE_STATIC_KEY_FALSE(mshare_in_use);
  */
 static inline struct mm_struct *mshare_ptdesc_owner(struct ptdesc *ptdesc)
 {
-	return PagePrivate(ptdesc_page(ptdesc)) ? ptdesc->pt_mm : NULL;
+	return (struct mm_struct *)READ_ONCE(ptdesc->__page_mapping);
 }
 
 /*

@@ -256,7 +256,12 @@ void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud, unsigned long addr)
 
 	pud_clear(pud);
 	spin_unlock(ptl);
+	/*
+	 * Every page below the entry may be cached, at any size: a flush of
+	 * the range at PUD stride would invalidate one address of it only.
+	 */
 	tlb->freed_tables = 1;
+	tlb->need_flush_all = 1;
 	tlb_flush_pud_range(tlb, addr & PUD_MASK, PUD_SIZE);
 }
 

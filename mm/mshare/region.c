@@ -153,11 +153,7 @@ static void mshare_mark_table(pud_t *pud, struct mm_struct *owner)
 {
 	struct ptdesc *ptdesc = virt_to_ptdesc(pud_pgtable(*pud));
 
-	ptdesc->pt_mm = owner;
-	if (owner)
-		SetPagePrivate(ptdesc_page(ptdesc));
-	else
-		ClearPagePrivate(ptdesc_page(ptdesc));
+	WRITE_ONCE(ptdesc->__page_mapping, (unsigned long)owner);
 }
 
 static void mshare_unmark_tables(struct mm_struct *rmm)
