@@ -1078,4 +1078,61 @@ TEST_F_TIMEOUT(limits, teardown_flushes, 60)
 	no_kernel_report(_metadata, self);
 }
 
+/* ------------------------------------------------------------------------ */
+
+/*
+ * RLIMIT_MEMLOCK is per user, not per region: a child running as uid 1000
+ * with RLIMIT_MEMLOCK of 1 MiB maps 512 KiB of shared anonymous memory
+ * inside each of three regions and mlock()s each: the first two fit the
+ * limit together, the third must fail with ENOMEM (on a kernel that
+ * counts per region, all three succeed); after munlock() of one, it fits.
+ * Exit 0 if so.
+ */
+#define ML_LEN	(512 * 1024UL)
+
+static void memlock_child(void)
+{
+	struct rlimit rl = { 1024 * 1024, 1024 * 1024 };
+	char *att[3], *in[3];
+	int fd[3], r[3];
+
+	CHILD_CHECK(setrlimit(RLIMIT_MEMLOCK, &rl) == 0);
+	CHILD_CHECK(setresgid(1000, 1000, 1000) == 0);
+	CHILD_CHECK(setresuid(1000, 1000, 1000) == 0);
+	for (int i = 0; i < 3; i++) {
+		fd[i] = sys_mshare_create(RGN, 0);
+		CHILD_CHECK(fd[i] >= 0);
+		att[i] = ms_attach(fd[i], RGN, NULL, RW, 0);
+		CHILD_CHECK(att[i] != MAP_FAILED);
+		in[i] = mmap(att[i] + 2 * MiB, ML_LEN, RW,
+			     MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+		CHILD_CHECK(in[i] == att[i] + 2 * MiB);
+	}
+	for (int i = 0; i < 3; i++) {
+		r[i] = mlock(in[i], ML_LEN) ? errno : 0;
+		fprintf(stderr, "# uid 1000, RLIMIT_MEMLOCK 1 MiB: mlock of 512 KiB in region %d: %s\n",
+			i, r[i] ? strerror(r[i]) : "ok");
+	}
+	CHILD_CHECK(r[0] == 0 && r[1] == 0);
+	CHILD_CHECK(r[2] == ENOMEM);
+	CHILD_CHECK(munlock(in[0], ML_LEN) == 0);
+	CHILD_CHECK(mlock(in[2], ML_LEN) == 0);
+	for (int i = 0; i < 3; i++) {
+		CHILD_CHECK(munmap(att[i], RGN) == 0);
+		close(fd[i]);
+	}
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(limits, memlock_per_user_across_regions, 60)
+{
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		memlock_child();
+	EXPECT_TRUE(child_ok(pid, "uid 1000 mlocks inside three regions"));
+	no_kernel_report(_metadata, self);
+}
+
 TEST_HARNESS_MAIN

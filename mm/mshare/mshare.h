@@ -32,7 +32,10 @@ struct mshare_region {
 	unsigned long size;		/* bytes, a multiple of PUD_SIZE; 0 until set */
 	atomic_t nr_attach;		/* attachment VMAs, in all processes */
 	kuid_t uid;			/* charged for size (vm.mshare_max_bytes) */
+	struct list_head user_node;	/* in the user's regions, once sized */
 };
+
+unsigned long mshare_user_locked_elsewhere(struct mshare_region *r);
 
 void mshare_populate(struct mm_struct *rmm, unsigned long start,
 		     unsigned long end);

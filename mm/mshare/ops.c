@@ -262,8 +262,10 @@ bool __mshare_msync_inside(struct mm_struct *mm, unsigned long start,
 
 /*
  * mlock(), mlock2() and munlock(): the region's VMAs are locked for every
- * sharer, counted in the region's locked_vm against the caller's
- * RLIMIT_MEMLOCK, and the region is populated (unless MLOCK_ONFAULT).
+ * sharer, counted in the region's locked_vm, and checked against the
+ * caller's RLIMIT_MEMLOCK together with what the other regions of the same
+ * user have locked (so that N regions do not lock N times the limit), and
+ * the region is populated (unless MLOCK_ONFAULT).
  */
 bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
 			   size_t len, vm_flags_t flags, int *ret)
@@ -277,7 +279,9 @@ bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
 		*ret = found;
 		return found < 0;
 	}
-	*ret = do_mlock_mm(t.rmm, t.raddr, len, flags);
+	*ret = do_mlock_mm(t.rmm, t.raddr, len, flags,
+			   flags ? mshare_user_locked_elsewhere(
+					mshare_file_region(t.file)) : 0);
 	if (!*ret && (flags & VM_LOCKED))
 		mshare_populate(t.rmm, t.raddr, t.raddr + len);
 	fput(t.file);

@@ -75,6 +75,7 @@ struct mshare_user {
 	struct hlist_node node;
 	kuid_t uid;
 	unsigned long bytes;
+	struct list_head regions;	/* whose size it was charged */
 };
 
 static DEFINE_HASHTABLE(mshare_users, 6);
@@ -90,9 +91,13 @@ static struct mshare_user *mshare_user_find(kuid_t uid)
 	return NULL;
 }
 
-/* Charge @bytes to @uid: 0, -ENOSPC beyond the limit, or -ENOMEM. */
-static int mshare_user_charge(kuid_t uid, unsigned long bytes)
+/*
+ * Charge the size of @r to @r->uid: 0, -ENOSPC beyond the limit, or
+ * -ENOMEM.  @r joins the user's regions.
+ */
+static int mshare_user_charge(struct mshare_region *r, unsigned long bytes)
 {
+	kuid_t uid = r->uid;
 	struct mshare_user *u, *new = kzalloc(sizeof(*new), GFP_KERNEL);
 	unsigned long max = READ_ONCE(mshare_max_bytes);
 	int ret = 0;
@@ -103,29 +108,72 @@ static int mshare_user_charge(kuid_t uid, unsigned long bytes)
 		u = new;
 		new = NULL;
 		u->uid = uid;
+		INIT_LIST_HEAD(&u->regions);
 		hash_add(mshare_users, &u->node, __kuid_val(uid));
 	}
-	if (!u)
+	if (!u) {
 		ret = -ENOMEM;
-	else if (bytes > max || u->bytes > max - bytes)
+	} else if (bytes > max || u->bytes > max - bytes) {
 		ret = -ENOSPC;
-	else
+	} else {
 		u->bytes += bytes;
+		list_add(&r->user_node, &u->regions);
+	}
 	spin_unlock(&mshare_users_lock);
 	kfree(new);
 	return ret;
 }
 
-static void mshare_user_uncharge(kuid_t uid, unsigned long bytes)
+static void mshare_user_uncharge(struct mshare_region *r, unsigned long bytes)
 {
 	struct mshare_user *u;
 
 	spin_lock(&mshare_users_lock);
-	u = mshare_user_find(uid);
+	u = mshare_user_find(r->uid);
 	if (!WARN_ON_ONCE(!u || u->bytes < bytes))
 		u->bytes -= bytes;
+	list_del(&r->user_node);
 	spin_unlock(&mshare_users_lock);
 }
+
+/*
+ * RLIMIT_MEMLOCK is per user, not per region: the pages that the other
+ * regions of @r's user (the one charged for its size) have locked, which
+ * mlock() inside @r counts besides @r's own.
+ */
+unsigned long mshare_user_locked_elsewhere(struct mshare_region *r)
+{
+	struct mshare_region *other;
+	struct mshare_user *u;
+	unsigned long pages = 0;
+
+	spin_lock(&mshare_users_lock);
+	u = mshare_user_find(r->uid);
+	if (u)
+		list_for_each_entry(other, &u->regions, user_node)
+			if (other != r)
+				pages += READ_ONCE(other->mm->locked_vm);
+	spin_unlock(&mshare_users_lock);
+	return pages;
+}
+
+#ifdef CONFIG_DEBUG_VM
+static int mshare_tripwire_selftest(void);
+
+/* vm.mshare_tripwire_selftest: write 1 to run mshare_tripwire_selftest(). */
+static int mshare_tripwire_handler(const struct ctl_table *table, int write,
+				   void *buffer, size_t *lenp, loff_t *ppos)
+{
+	struct ctl_table t = *table;
+	int val = 0, ret;
+
+	t.data = &val;
+	ret = proc_dointvec(&t, write, buffer, lenp, ppos);
+	if (ret || !write || val != 1)
+		return ret;
+	return mshare_tripwire_selftest();
+}
+#endif
 
 static struct ctl_table mshare_sysctls[] = {
 	{
@@ -135,6 +183,14 @@ static struct ctl_table mshare_sysctls[] = {
 		.mode		= 0644,
 		.proc_handler	= proc_doulongvec_minmax,
 	},
+#ifdef CONFIG_DEBUG_VM
+	{
+		.procname	= "mshare_tripwire_selftest",
+		.maxlen		= sizeof(int),
+		.mode		= 0200,
+		.proc_handler	= mshare_tripwire_handler,
+	},
+#endif
 };
 
 static int __init mshare_sysctl_init(void)
@@ -189,6 +245,9 @@ void mshare_region_free(struct mshare_region *r)
 
 	if (WARN_ON_ONCE(atomic_read(&r->nr_attach)))
 		return;		/* leak rather than free tables still linked */
+	/* Out of the user's regions while r->mm is whole. */
+	if (r->size)
+		mshare_user_uncharge(r, r->size);
 	/*
 	 * The last reference may be dropped by any task, a 32-bit one
 	 * included: nothing here depends on current's mm or TASK_SIZE.
@@ -214,8 +273,6 @@ void mshare_region_free(struct mshare_region *r)
 	tlb_finish_mmu(&tlb);
 	mmap_write_unlock(mm);
 	mmdrop(mm);
-	if (r->size)
-		mshare_user_uncharge(r->uid, r->size);
 	kfree(r);
 }
 
@@ -274,12 +331,12 @@ int mshare_region_set_size(struct mshare_region *r, loff_t size)
 	if (!mshare_size_ok(size))
 		return -EINVAL;
 	r->uid = current_euid();
-	ret = mshare_user_charge(r->uid, size);
+	ret = mshare_user_charge(r, size);
 	if (ret)
 		return ret;
 	ret = mshare_region_prealloc(r->mm, size);
 	if (ret) {
-		mshare_user_uncharge(r->uid, size);
+		mshare_user_uncharge(r, size);
 		return ret;
 	}
 	WRITE_ONCE(r->size, size);
@@ -619,3 +676,68 @@ SYSCALL_DEFINE2(mshare_create, size_t, size, unsigned int, flags)
 	fd_install(fd, file);
 	return fd;
 }
+
+#ifdef CONFIG_DEBUG_VM
+/*
+ * Prove the boundary's tripwire live (DEBUG_VM kernels, root only, through
+ * vm.mshare_tripwire_selftest): link a PUD entry of a scratch mm to a
+ * region's PMD table, as an attachment would, and lock the PTE table below
+ * it as a walker of that mm would if it crossed the boundary.  The
+ * tripwire in pte_offset_map_lock() must warn; the live gate test in
+ * make check writes this and expects that WARNING in the guest log.  Then
+ * free_pgd_range() of the scratch mm unlinks the entry (never freeing the
+ * region's table), and everything is freed.
+ */
+static int mshare_tripwire_selftest(void)
+{
+	const unsigned long addr = MSHARE_BASE;	/* in both mms */
+	struct mshare_region *r;
+	struct mm_struct *smm;
+	struct mmu_gather tlb;
+	pud_t *rpud, *pud;
+	spinlock_t *ptl;	/* the region PTE table's, through smm */
+	p4d_t *p4d;
+	pte_t *pte;
+	int ret;
+
+	r = mshare_region_alloc();
+	if (!r)
+		return -ENOMEM;
+	smm = mm_alloc();
+	if (!smm) {
+		ret = -ENOMEM;
+		goto free_region;
+	}
+	ret = mshare_region_set_size(r, PUD_SIZE);
+	if (ret)
+		goto free_mm;
+	/* A PTE table in the region, as a fault in it would make. */
+	mmap_write_lock(r->mm);
+	rpud = pud_offset(p4d_offset(pgd_offset(r->mm, addr), addr), addr);
+	ret = pte_alloc(r->mm, pmd_offset(rpud, addr)) ? -ENOMEM : 0;
+	mmap_write_unlock(r->mm);
+	if (ret)
+		goto free_mm;
+
+	mmap_write_lock(smm);
+	p4d = p4d_alloc(smm, pgd_offset(smm, addr), addr);
+	pud = p4d ? pud_alloc(smm, p4d, addr) : NULL;
+	if (pud) {
+		set_pud(pud, *rpud);
+		pte = pte_offset_map_lock(smm, pmd_offset(pud, addr), addr, &ptl);
+		if (pte)
+			pte_unmap_unlock(pte, ptl);
+		tlb_gather_mmu(&tlb, smm);
+		free_pgd_range(&tlb, addr, addr + PUD_SIZE, FIRST_USER_ADDRESS,
+			       USER_PGTABLES_CEILING);
+		tlb_finish_mmu(&tlb);
+	}
+	mmap_write_unlock(smm);
+	ret = pud ? 0 : -ENOMEM;
+free_mm:
+	mmput(smm);
+free_region:
+	mshare_region_free(r);
+	return ret;
+}
+#endif

@@ -29,6 +29,11 @@ fails=0
 warn='WARNING: CPU: 0 PID: 1 at gate-probe:1 live probe'
 prog=kmsg_warn_probe
 clean=kmsg_quiet_probe
+# The boundary's DEBUG_VM tripwire, fired for real by the kernel
+# (vm.mshare_tripwire_selftest): a WARN_ON from kernel code, not a line
+# written to /dev/kmsg, must reach the log and fail the verdict as well.
+trip=tripwire_probe
+tripwarn='WARNING: CPU: [0-9]+ PID: [0-9]+ at mm/pgtable-generic.c:[0-9]+ __pte_offset_map_lock'
 
 tap() {		# tap OK? NAME [DIAGNOSTIC...]
 	local good=$1 name=$2
@@ -72,8 +77,18 @@ echo "TAP version 13"
 echo "1..1"
 echo "ok 1 wrote nothing to /dev/kmsg"
 EOF
-chmod +x "$tmp/files/$prog" "$tmp/files/$clean"
-echo "run-tests /files/$prog" > "$tmp/probe.job"
+cat > "$tmp/files/$trip" <<'EOF'
+#!/bin/sh
+echo "TAP version 13"
+echo "1..1"
+if echo 1 > /proc/sys/vm/mshare_tripwire_selftest; then
+	echo "ok 1 ran the mshare tripwire selftest"
+else
+	echo "not ok 1 no vm.mshare_tripwire_selftest"
+fi
+EOF
+chmod +x "$tmp/files/$prog" "$tmp/files/$clean" "$tmp/files/$trip"
+echo "run-tests /files/$prog /files/$trip" > "$tmp/probe.job"
 echo "run-tests /files/$clean" > "$tmp/clean.job"
 
 boot() {	# boot NAME JOB: sets vmrc, secs
@@ -107,6 +122,10 @@ ok_if "tapcheck names the probe program with the warning" "$out" \
 	grep -qE "^FAIL  kernel log \[$prog\] line [0-9]+: .*$warn" <<< "$out"
 ok_if "tapcheck's last line is the summary" "last line: '$last'" \
 	grep -qE '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' <<< "$last"
+ok_if "the kernel's tripwire WARNING is in the guest log" "no '$tripwarn' in $glog" \
+	grep -qE "$tripwarn" "$glog"
+ok_if "tapcheck names the tripwire program with the kernel's WARNING" "$out" \
+	grep -qE "^FAIL  kernel log \[$trip\] line [0-9]+: $tripwarn" <<< "$out"
 
 if [ "${GATE_LIVE_CONTROL:-1}" != 0 ]; then
 	boot gate-probe-clean "$tmp/clean.job"
