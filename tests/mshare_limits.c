@@ -1135,4 +1135,116 @@ TEST_F_TIMEOUT(limits, memlock_per_user_across_regions, 60)
 	no_kernel_report(_metadata, self);
 }
 
+/* ------------------------------------------------------------------------ */
+
+/*
+ * What khugepaged allocates for a region (a collapse into a THP) is
+ * charged to the memcg of the region's creator, not to the root: a child
+ * in LIMITS_CG creates a region, fills 4 MiB of private anonymous memory
+ * inside it in small pages, then madvise(MADV_HUGEPAGE) (acted on by the
+ * region), and waits; khugepaged collapses it.  The cgroup's anon_thp must
+ * grow.  On a kernel that charges khugepaged's work on a region to the
+ * root, the system's AnonHugePages grows and the cgroup's anon_thp stays 0.
+ */
+#define KHP_SYS		"/sys/kernel/mm/transparent_hugepage/"
+#define KHP_LEN		(4 * MiB)
+
+static const char *const khp_knobs[] = {
+	KHP_SYS "enabled", KHP_SYS "khugepaged/scan_sleep_millisecs",
+	KHP_SYS "khugepaged/alloc_sleep_millisecs", KHP_SYS "khugepaged/pages_to_scan",
+};
+static const char *const khp_vals[] = { "madvise", "10", "10", "4096" };
+
+static long cg_stat(const char *key)
+{
+	char line[128];
+	size_t len = strlen(key);
+	long val = -1;
+	FILE *f = fopen(LIMITS_CG "/memory.stat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ' ')
+			val = atol(line + len + 1);
+	fclose(f);
+	return val;
+}
+
+static void khp_child(int sock)
+{
+	char *att, *in;
+	int fd;
+
+	CHILD_CHECK(put_str(LIMITS_CG "/cgroup.procs", "0") == 0);
+	fd = sys_mshare_create(RGN, 0);
+	CHILD_CHECK(fd >= 0);
+	att = ms_attach(fd, RGN, NULL, RW, 0);
+	CHILD_CHECK(att != MAP_FAILED);
+	in = mmap(att + 4 * MiB, KHP_LEN, RW,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	CHILD_CHECK(in == att + 4 * MiB);
+	fill_pat(in, KHP_LEN, PG, 0x4b, 0);
+	CHILD_CHECK(madvise(in, KHP_LEN, MADV_HUGEPAGE) == 0);
+	CHILD_CHECK(sock_send(sock, 'r') == 0);
+	sock_recv(sock);	/* until the parent has looked */
+	CHILD_CHECK(check_pat(in, KHP_LEN, PG, 0x4b, 0) < 0);
+	_exit(0);
+}
+
+TEST_F_TIMEOUT(limits, khugepaged_charges_creator_memcg, 120)
+{
+	char saved[4][64];
+	long thp = 0, sys0, sys = 0;
+	int sv[2];
+	pid_t pid;
+
+	if (access(KHP_SYS "khugepaged", F_OK))
+		SKIP(return, "no THP in this kernel");
+	for (int i = 0; i < 4; i++) {
+		ASSERT_EQ(0, read_first_line(khp_knobs[i], saved[i], sizeof(saved[i])));
+		ASSERT_EQ(0, put_str(khp_knobs[i], khp_vals[i]));
+	}
+	ASSERT_EQ(0, put_str("/sys/fs/cgroup/cgroup.subtree_control", "+memory"));
+	rmdir(LIMITS_CG);
+	ASSERT_EQ(0, mkdir(LIMITS_CG, 0755));
+	self->cg_made = true;
+	sys0 = meminfo_kb("AnonHugePages");
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		close(sv[0]);
+		khp_child(sv[1]);
+	}
+	close(sv[1]);
+	ASSERT_EQ('r', sock_recv(sv[0]));
+	for (int t = 0; t < 600 && thp <= 0; t++) {
+		sleep_ms(100);
+		thp = cg_stat("anon_thp");
+		sys = meminfo_kb("AnonHugePages") - sys0;
+	}
+	TH_LOG("after khugepaged: the creator's memcg anon_thp %ld kB; system AnonHugePages %+ld kB",
+	       thp / 1024, sys);
+	EXPECT_LT(0, thp) TH_LOG("khugepaged's collapse in the region was not charged to its creator's memcg");
+	sock_send(sv[0], 'q');
+	EXPECT_TRUE(child_ok(pid, "region creator in the memcg"));
+	close(sv[0]);
+	for (int i = 0; i < 4; i++) {
+		/* "enabled" reads "always [madvise] never": put the chosen one back */
+		char *b = strchr(saved[i], '['), *e = b ? strchr(b, ']') : NULL;
+
+		if (b && e) {
+			*e = 0;
+			put_str(khp_knobs[i], b + 1);
+		} else {
+			put_str(khp_knobs[i], saved[i]);
+		}
+	}
+	rmdir(LIMITS_CG);
+	self->cg_made = access(LIMITS_CG, F_OK) == 0;
+	no_kernel_report(_metadata, self);
+}
+
 TEST_HARNESS_MAIN

@@ -105,6 +105,7 @@ bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
 			   size_t len, vm_flags_t flags, int *ret);
 void mshare_flush_tlb(struct mm_struct *mm);
 
+struct mem_cgroup *mshare_mm_memcg(struct mm_struct *rmm);
 struct mm_struct *__mshare_futex_mm(struct mm_struct *mm,
 				    unsigned long *address);
 
@@ -261,6 +262,11 @@ static inline struct mm_struct *mshare_pud_foreign(struct mm_struct *mm,
 static inline bool mshare_pmd_foreign(struct mm_struct *mm, pmd_t *pmd)
 {
 	return false;
+}
+
+static inline struct mem_cgroup *mshare_mm_memcg(struct mm_struct *rmm)
+{
+	return NULL;
 }
 
 static inline void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud,

@@ -12,6 +12,7 @@
 #include <linux/file.h>
 #include <linux/hashtable.h>
 #include <linux/hugetlb.h>
+#include <linux/memcontrol.h>
 #include <linux/mman.h>
 #include <linux/sched/mm.h>
 #include <linux/security.h>
@@ -33,6 +34,27 @@
 static struct lock_class_key mshare_mmap_lock_key;
 
 DEFINE_STATIC_KEY_FALSE(mshare_in_use);
+
+/*
+ * The memcg of each region's creator, by region mm, with a css reference:
+ * what a kernel thread (khugepaged) allocates for a region is charged
+ * there, never to the root (see get_mem_cgroup_from_mm()).  Faults are
+ * charged to the faulting task, as shmem's are.  Readers use RCU: a memcg
+ * is freed after a grace period, and css_tryget() fails once it is dying.
+ */
+static DEFINE_XARRAY(mshare_memcgs);
+
+struct mem_cgroup *mshare_mm_memcg(struct mm_struct *rmm)
+{
+	struct mem_cgroup *memcg;
+
+	rcu_read_lock();
+	memcg = xa_load(&mshare_memcgs, (unsigned long)rmm);
+	if (memcg && !css_tryget(&memcg->css))
+		memcg = NULL;
+	rcu_read_unlock();
+	return memcg;
+}
 
 struct mshare_region *mshare_region_alloc(void)
 {
@@ -56,6 +78,17 @@ struct mshare_region *mshare_region_alloc(void)
 	mm->mmap_base = MSHARE_BASE;
 	set_bit(MMF_MSHARE, &mm->flags);
 	r->mm = mm;
+	if (IS_ENABLED(CONFIG_MEMCG)) {
+		struct mem_cgroup *memcg = get_mem_cgroup_from_mm(current->mm);
+
+		if (memcg && xa_err(xa_store(&mshare_memcgs, (unsigned long)mm,
+					     memcg, GFP_KERNEL))) {
+			mem_cgroup_put(memcg);
+			mmput(mm);
+			kfree(r);
+			return NULL;
+		}
+	}
 	static_branch_enable(&mshare_in_use);
 	return r;
 }
@@ -248,6 +281,7 @@ void mshare_region_free(struct mshare_region *r)
 	/* Out of the user's regions while r->mm is whole. */
 	if (r->size)
 		mshare_user_uncharge(r, r->size);
+	mem_cgroup_put(xa_erase(&mshare_memcgs, (unsigned long)mm));
 	/*
 	 * The last reference may be dropped by any task, a 32-bit one
 	 * included: nothing here depends on current's mm or TASK_SIZE.
