@@ -528,12 +528,16 @@ static void largest_child(int how, unsigned long size)
 	_exit(12);
 }
 
-static long cg_event(const char *key)
+/* The value of @key in LIMITS_CG's @file (memory.events, memory.stat), or -1. */
+static long cg_value(const char *file, const char *key)
 {
-	char line[128];
+	char line[128], path[128];
 	size_t len = strlen(key);
 	long val = -1;
-	FILE *f = fopen(LIMITS_CG "/memory.events", "r");
+	FILE *f;
+
+	snprintf(path, sizeof(path), LIMITS_CG "/%s", file);
+	f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -542,6 +546,11 @@ static long cg_event(const char *key)
 			val = strtol(line + len + 1, NULL, 10);
 	fclose(f);
 	return val;
+}
+
+static long cg_event(const char *key)
+{
+	return cg_value("memory.events", key);
 }
 
 TEST_F_TIMEOUT(limits, largest_size_in_small_memcg, 300)
@@ -1155,22 +1164,6 @@ static const char *const khp_knobs[] = {
 };
 static const char *const khp_vals[] = { "madvise", "10", "10", "4096" };
 
-static long cg_stat(const char *key)
-{
-	char line[128];
-	size_t len = strlen(key);
-	long val = -1;
-	FILE *f = fopen(LIMITS_CG "/memory.stat", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len) && line[len] == ' ')
-			val = atol(line + len + 1);
-	fclose(f);
-	return val;
-}
-
 static void khp_child(int sock)
 {
 	char *att, *in;
@@ -1222,7 +1215,7 @@ TEST_F_TIMEOUT(limits, khugepaged_charges_creator_memcg, 120)
 	ASSERT_EQ('r', sock_recv(sv[0]));
 	for (int t = 0; t < 600 && thp <= 0; t++) {
 		sleep_ms(100);
-		thp = cg_stat("anon_thp");
+		thp = cg_value("memory.stat", "anon_thp");
 		sys = meminfo_kb("AnonHugePages") - sys0;
 	}
 	TH_LOG("after khugepaged: the creator's memcg anon_thp %ld kB; system AnonHugePages %+ld kB",
