@@ -20,6 +20,7 @@
 #include <linux/slab.h>
 #include <linux/syscalls.h>
 #include <linux/sysctl.h>
+#include <asm/pgalloc.h>
 #include <asm/tlb.h>
 #include <uapi/linux/mshare.h>
 #include <uapi/linux/msharefs.h>
@@ -316,6 +317,36 @@ static bool mshare_size_ok(loff_t size)
 }
 
 /*
+ * The region's PMD table under @pud, as pmd_alloc() makes it, except that
+ * it fails with -ENOMEM instead of invoking the OOM killer
+ * (__GFP_NORETRY): a size costs one table per GiB up front, and a size too
+ * large for the caller's memcg is the caller's error, not a reason to kill
+ * a task.  The caller holds @rmm's mmap_lock for writing, before the region
+ * has any VMA.
+ */
+static int mshare_pmd_alloc(struct mm_struct *rmm, pud_t *pud)
+{
+	struct ptdesc *ptdesc;
+	spinlock_t *ptl;	/* the region's PUD lock */
+
+	if (pud_present(*pud))
+		return 0;
+	ptdesc = pagetable_alloc(GFP_PGTABLE_USER | __GFP_NORETRY |
+				 __GFP_NOWARN, 0);
+	if (!ptdesc)
+		return -ENOMEM;
+	if (!pagetable_pmd_ctor(ptdesc)) {
+		pagetable_free(ptdesc);
+		return -ENOMEM;
+	}
+	ptl = pud_lock(rmm, pud);
+	mm_inc_nr_pmds(rmm);
+	pud_populate(rmm, pud, ptdesc_address(ptdesc));
+	spin_unlock(ptl);
+	return 0;
+}
+
+/*
  * Allocate the region's P4D, PUD and PMD tables for [MSHARE_BASE, +@size):
  * one PMD table per PUD_SIZE, kept until the region is freed, so that every
  * attachment can link all of its PUD entries when it is made.  Tables
@@ -339,7 +370,7 @@ static int mshare_region_prealloc(struct mm_struct *rmm, unsigned long size)
 		}
 		p4d = p4d_alloc(rmm, pgd, addr);
 		pud = p4d ? pud_alloc(rmm, p4d, addr) : NULL;
-		if (!pud || !pmd_alloc(rmm, pud, addr)) {
+		if (!pud || mshare_pmd_alloc(rmm, pud)) {
 			ret = -ENOMEM;
 			break;
 		}
