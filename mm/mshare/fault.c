@@ -208,15 +208,10 @@ vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
 			      wait_later ? flags | FAULT_FLAG_RETRY_NOWAIT : flags,
 			      regs);
 	if ((ret & VM_FAULT_RETRY) && wait_later) {
-		/* Both locks still held (NOWAIT): wait without the process's. */
+		/* Both mmap_locks still held (NOWAIT): wait without ours. */
 		file = get_file(vma->vm_file);	/* holds the region */
-		if (vma_locked) {
-			vma_end_read(rvma);
-			vma_end_read(vma);
-		} else {
-			mmap_read_unlock(rmm);
-			mmap_read_unlock(vma->vm_mm);
-		}
+		mmap_read_unlock(rmm);
+		mmap_read_unlock(vma->vm_mm);
 		mshare_fault_wait(rmm, raddr, flags);
 		fput(file);
 		return VM_FAULT_RETRY;
