@@ -270,6 +270,7 @@ bool __mshare_msync_inside(struct mm_struct *mm, unsigned long start,
 bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
 			   size_t len, vm_flags_t flags, int *ret)
 {
+	unsigned long elsewhere = 0;
 	struct mshare_target t;
 	int found;
 
@@ -279,9 +280,9 @@ bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
 		*ret = found;
 		return found < 0;
 	}
-	*ret = do_mlock_mm(t.rmm, t.raddr, len, flags,
-			   flags ? mshare_user_locked_elsewhere(
-					mshare_file_region(t.file)) : 0);
+	if (flags)
+		elsewhere = mshare_user_locked_elsewhere(mshare_file_region(t.file));
+	*ret = do_mlock_mm(t.rmm, t.raddr, len, flags, elsewhere);
 	if (!*ret && (flags & VM_LOCKED))
 		mshare_populate(t.rmm, t.raddr, t.raddr + len);
 	fput(t.file);
