@@ -2413,22 +2413,6 @@ __attribute__((destructor)) static void core_fini(void)
 	}
 }
 
-static bool dev_mounted(const char *dev)
-{
-	FILE *f = fopen("/proc/mounts", "r");
-	size_t n = strlen(dev);
-	char line[512];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, dev, n) && line[n] == ' ')
-			found = true;
-	fclose(f);
-	return found;
-}
-
 static long ram_sectors(int n)
 {
 	char path[64];
@@ -2460,7 +2444,7 @@ static void ext4_setup(struct __test_metadata *_metadata)
 		snprintf(dev, sizeof(dev), "/dev/ram%d", n);
 		if (stat(dev, &st) && mknod(dev, S_IFBLK | 0600, makedev(1, n)))
 			continue;
-		if (dev_mounted(dev))
+		if (blkdev_mounted(dev))
 			continue;
 		sectors = ram_sectors(n);
 		if (sectors > 0)

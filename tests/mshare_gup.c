@@ -131,22 +131,6 @@ __attribute__((destructor)) static void gup_fini(void)
 		umount2(EXT4_DIR, 0);
 }
 
-static bool dev_mounted(const char *dev)
-{
-	FILE *f = fopen("/proc/mounts", "r");
-	size_t n = strlen(dev);
-	char line[512];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, dev, n) && line[n] == ' ')
-			found = true;
-	fclose(f);
-	return found;
-}
-
 /* Sectors of /dev/ram@n, or -1. */
 static long ram_sectors(int n)
 {
@@ -180,7 +164,7 @@ static void ext4_setup(struct __test_metadata *_metadata)
 		snprintf(dev, sizeof(dev), "/dev/ram%d", n);
 		if (stat(dev, &st) && mknod(dev, S_IFBLK | 0600, makedev(1, n)))
 			continue;
-		if (dev_mounted(dev))
+		if (blkdev_mounted(dev))
 			continue;
 		sectors = ram_sectors(n);
 		if (sectors > 0)

@@ -592,33 +592,43 @@ static inline void kmsg_copy(char *line, size_t len, const char *text)
 }
 
 /*
+ * The text of the next record of @fd not yet read (its header and newline
+ * stripped), in @rec; NULL when there is none.
+ */
+static inline char *kmsg_next(int fd, char *rec, size_t len)
+{
+	for (;;) {
+		ssize_t n = read(fd, rec, len - 1);
+		char *text;
+
+		if (n < 0 && errno == EPIPE)
+			continue;	/* records overwritten: go on */
+		if (n <= 0)
+			return NULL;
+		rec[n] = 0;
+		text = strchr(rec, ';');
+		text = text ? text + 1 : rec;
+		text[strcspn(text, "\n")] = 0;
+		return text;
+	}
+}
+
+/*
  * Read the records of @fd that have not been read yet; true at the first
  * whose text contains @needle (copied, without its header, into @line).
  * A later call goes on after that record.
  */
 static inline bool kmsg_find(int fd, const char *needle, char *line, size_t len)
 {
-	char rec[2048];
+	char rec[2048], *text;
 
-	for (;;) {
-		ssize_t n = read(fd, rec, sizeof(rec) - 1);
-		char *text;
-
-		if (n < 0 && errno == EPIPE)
-			continue;	/* records overwritten: go on */
-		if (n <= 0)
-			return false;
-		rec[n] = 0;
-		text = strchr(rec, ';');
-		text = text ? text + 1 : rec;
-		text[strcspn(text, "\n")] = 0;
+	while ((text = kmsg_next(fd, rec, sizeof(rec))))
 		if (strstr(text, needle)) {
-			if (line && len) {
+			if (line && len)
 				kmsg_copy(line, len, text);
-			}
 			return true;
 		}
-	}
+	return false;
 }
 
 /*
@@ -632,27 +642,15 @@ static inline bool kmsg_report(int fd, char *line, size_t len)
 		"BUG:", "WARNING:", "Bad rss-counter", "Bad page", "KASAN:",
 		"kernel BUG at", "page_table_check",
 	};
-	char rec[2048];
+	char rec[2048], *text;
 
-	for (;;) {
-		ssize_t n = read(fd, rec, sizeof(rec) - 1);
-		char *text;
-
-		if (n < 0 && errno == EPIPE)
-			continue;
-		if (n <= 0)
-			return false;
-		rec[n] = 0;
-		text = strchr(rec, ';');
-		text = text ? text + 1 : rec;
-		text[strcspn(text, "\n")] = 0;
-		for (size_t i = 0; i < sizeof(gates) / sizeof(gates[0]); i++) {
+	while ((text = kmsg_next(fd, rec, sizeof(rec))))
+		for (size_t i = 0; i < sizeof(gates) / sizeof(gates[0]); i++)
 			if (strstr(text, gates[i])) {
 				kmsg_copy(line, len, text);
 				return true;
 			}
-		}
-	}
+	return false;
 }
 
 /* --- ext4 on a ram disk ------------------------------------------------ */

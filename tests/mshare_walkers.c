@@ -109,23 +109,6 @@ static struct knob knobs[32];
 static int nknobs;
 static char swap_dev[64];	/* a swap device this test turned on */
 
-/* The file's first line, newline stripped; 0 or -errno. */
-static int file_read(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	buf[strcspn(buf, "\n")] = 0;
-	return 0;
-}
-
 static int file_write(const char *path, const char *val)
 {
 	int fd = open(path, O_WRONLY), err = 0;
@@ -142,7 +125,7 @@ static long file_long(const char *path)
 {
 	char buf[64];
 
-	if (file_read(path, buf, sizeof(buf)))
+	if (read_first_line(path, buf, sizeof(buf)))
 		return -1;
 	return strtol(buf, NULL, 10);
 }
@@ -157,7 +140,7 @@ static int knob_set(const char *path, const char *val)
 			break;
 	if (i == nknobs && nknobs < (int)(sizeof(knobs) / sizeof(knobs[0]))) {
 		char buf[256], *l, *r;
-		int err = file_read(path, buf, sizeof(buf));
+		int err = read_first_line(path, buf, sizeof(buf));
 
 		if (err)
 			return err;
@@ -1669,7 +1652,7 @@ static int first_cpu(const char *node)
 	char path[128], buf[64];
 
 	snprintf(path, sizeof(path), "/sys/devices/system/node/%s/cpulist", node);
-	if (file_read(path, buf, sizeof(buf)) || !buf[0])
+	if (read_first_line(path, buf, sizeof(buf)) || !buf[0])
 		return -1;
 	return atoi(buf);
 }
@@ -2142,7 +2125,7 @@ TEST_F_TIMEOUT(walkers, core_dump_has_region, 240)
 	char filter[32] = "";
 
 	ASSERT_EQ(0, knob_set("/proc/sys/kernel/core_pattern", "/tmp/core.%p"));
-	file_read("/proc/self/coredump_filter", filter, sizeof(filter));
+	read_first_line("/proc/self/coredump_filter", filter, sizeof(filter));
 	TH_LOG("coredump_filter %s", filter);
 	core_case(_metadata, false);
 	core_case(_metadata, true);
