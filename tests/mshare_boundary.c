@@ -276,6 +276,41 @@ static void trace_exit_of(struct __test_metadata *_metadata, pid_t pid)
 	ASSERT_EQ(0, ptrace(PTRACE_CONT, pid, NULL, NULL));
 }
 
+/*
+ * The scene of the reaper tests: a named region with the three kinds of
+ * memory inside, attached read-write here, and a third sharer watching.
+ */
+struct reap_scene {
+	char name[64];
+	int rw, memfd, sock;
+	pid_t third;
+	char *a;
+};
+
+static void reap_scene_start(struct __test_metadata *_metadata,
+			     struct reap_scene *sc, const char *tag)
+{
+	snprintf(sc->name, sizeof(sc->name), "boundary-%s-%d", tag, getpid());
+	sc->rw = msfs_create(sc->name, RGN);
+	ASSERT_LE(0, sc->rw) TH_LOG("create %s: %s", sc->name, strerror(errno));
+	sc->a = ms_must_attach(_metadata, sc->rw, RGN, NULL, RW);
+	sc->memfd = kinds_populate(_metadata, sc->a);
+	sc->third = third_start(_metadata, sc->rw, &sc->sock);
+}
+
+/* After the read-only sharer is gone: everyone's data intact; clean up. */
+static void reap_scene_end(struct __test_metadata *_metadata,
+			   struct reap_scene *sc, const char *what)
+{
+	kinds_expect_intact(_metadata, sc->a, what);
+	EXPECT_TRUE(third_check(sc->sock)) TH_LOG("the third sharer's view is damaged");
+	EXPECT_TRUE(third_stop(sc->sock, sc->third));
+	EXPECT_EQ(0, munmap(sc->a, RGN));
+	close(sc->memfd);
+	close(sc->rw);
+	EXPECT_EQ(0, msfs_unlink(sc->name));
+}
+
 /* ------------------------------------------------------------------------ */
 /*
  * process_mrelease() of a read-only sharer.
@@ -292,25 +327,19 @@ static void trace_exit_of(struct __test_metadata *_metadata, pid_t pid)
  */
 TEST_F_TIMEOUT(boundary, reaper_mrelease_ro_sharer, 120)
 {
-	int kfd = kmsg_from_now(), rw, memfd, sock, pidfd, status;
+	int kfd = kmsg_from_now(), pidfd, status;
 	unsigned long code = ~0UL;
-	char name[64];
-	pid_t third, pid;
-	char *a;
+	struct reap_scene sc;
+	pid_t pid;
 
-	snprintf(name, sizeof(name), "boundary-mrelease-%d", getpid());
-	rw = msfs_create(name, RGN);
-	ASSERT_LE(0, rw) TH_LOG("create %s: %s", name, strerror(errno));
-	a = ms_must_attach(_metadata, rw, RGN, NULL, RW);
-	memfd = kinds_populate(_metadata, a);
-	third = third_start(_metadata, rw, &sock);
+	reap_scene_start(_metadata, &sc, "mrelease");
 
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		CHILD_CHECK(ptrace(PTRACE_TRACEME, 0, NULL, NULL) == 0);
 		raise(SIGSTOP);
-		ro_sharer_attach(a, name);
+		ro_sharer_attach(sc.a, sc.name);
 		_exit(0);
 	}
 	trace_exit_of(_metadata, pid);
@@ -327,14 +356,7 @@ TEST_F_TIMEOUT(boundary, reaper_mrelease_ro_sharer, 120)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(exited_ok(status)) TH_LOG("status %#x", status);
 
-	kinds_expect_intact(_metadata, a, "the creator after process_mrelease of a read-only sharer");
-	EXPECT_TRUE(third_check(sock)) TH_LOG("the third sharer's view is damaged");
-	EXPECT_TRUE(third_stop(sock, third));
-
-	EXPECT_EQ(0, munmap(a, RGN));
-	close(memfd);
-	close(rw);
-	EXPECT_EQ(0, msfs_unlink(name));
+	reap_scene_end(_metadata, &sc, "the creator after process_mrelease of a read-only sharer");
 	expect_no_report(_metadata, kfd);
 }
 
@@ -367,12 +389,12 @@ static bool cg_write(const char *dir, const char *file, const char *val)
 
 TEST_F_TIMEOUT(boundary, memcg_oom_ro_sharer, 180)
 {
-	int kfd = kmsg_from_now(), rw, memfd, sock, status, reaper;
+	int kfd = kmsg_from_now(), status, reaper;
 	unsigned long code = ~0UL;
-	char name[64], needle[64], line[512] = "";
+	char needle[64], line[512] = "";
+	struct reap_scene sc;
 	bool reaped = false;
-	pid_t third, pid;
-	char *a;
+	pid_t pid;
 
 	snprintf(cgroup_dir, sizeof(cgroup_dir), "/sys/fs/cgroup/boundary-oom-%d", getpid());
 	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory");
@@ -381,12 +403,7 @@ TEST_F_TIMEOUT(boundary, memcg_oom_ro_sharer, 180)
 		TH_LOG("memory.max: %s (no memory controller?)", strerror(errno));
 	cg_write(cgroup_dir, "memory.swap.max", "0");
 
-	snprintf(name, sizeof(name), "boundary-oom-%d", getpid());
-	rw = msfs_create(name, RGN);
-	ASSERT_LE(0, rw) TH_LOG("create %s: %s", name, strerror(errno));
-	a = ms_must_attach(_metadata, rw, RGN, NULL, RW);
-	memfd = kinds_populate(_metadata, a);
-	third = third_start(_metadata, rw, &sock);
+	reap_scene_start(_metadata, &sc, "oom");
 	reaper = kmsg_from_now();
 
 	pid = fork();
@@ -398,7 +415,7 @@ TEST_F_TIMEOUT(boundary, memcg_oom_ro_sharer, 180)
 		raise(SIGSTOP);
 		snprintf(me, sizeof(me), "%d", getpid());
 		CHILD_CHECK(cg_write(cgroup_dir, "cgroup.procs", me));
-		ro_sharer_attach(a, name);
+		ro_sharer_attach(sc.a, sc.name);
 		/* Its own memory, until the memcg's OOM killer kills it. */
 		for (int i = 0; i < 512; i++) {
 			char *m = mmap(NULL, MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -429,14 +446,7 @@ TEST_F_TIMEOUT(boundary, memcg_oom_ro_sharer, 180)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(killed_by(status, SIGKILL)) TH_LOG("status %#x", status);
 
-	kinds_expect_intact(_metadata, a, "the creator after the OOM reaper reaped a read-only sharer");
-	EXPECT_TRUE(third_check(sock)) TH_LOG("the third sharer's view is damaged");
-	EXPECT_TRUE(third_stop(sock, third));
-
-	EXPECT_EQ(0, munmap(a, RGN));
-	close(memfd);
-	close(rw);
-	EXPECT_EQ(0, msfs_unlink(name));
+	reap_scene_end(_metadata, &sc, "the creator after the OOM reaper reaped a read-only sharer");
 	expect_no_report(_metadata, kfd);
 }
 

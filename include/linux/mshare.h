@@ -31,17 +31,21 @@ DECLARE_STATIC_KEY_FALSE(mshare_in_use);
  * NULL for every other one (page->mapping is NULL on allocation, and a
  * region's tables are unmarked before they are freed).  Not pt_mm: that
  * shares its word with hugetlb's pt_share_count, which would then see a
- * region's table as shared.  A
- * process's PUD entry that points at such a table was linked by an
- * attachment; the generic walkers that change page tables do not go
- * through it (zap, change_protection, fork's copy, mremap, free_pgtables,
- * walk_page_range), whatever the VMA's flags say.  Readers that must see
+ * region's table as shared.  A process's PUD entry that points at such a
+ * table was linked by an attachment; the generic walkers that change page
+ * tables do not go through it (zap, change_protection, fork's copy, mremap,
+ * free_pgtables, walk_page_range), whatever the VMA's flags say.  Readers that must see
  * region memory cross deliberately, as the region: GUP (through the
  * region's VMA), pagemap and mincore (walk_page_range with mshare_read).
  */
-static inline struct mm_struct *mshare_ptdesc_owner(struct ptdesc *ptdesc)
+/* The region that owns page table @ptdesc, if that is not @mm; or NULL. */
+static inline struct mm_struct *mshare_table_foreign(struct mm_struct *mm,
+						     struct ptdesc *ptdesc)
 {
-	return (struct mm_struct *)READ_ONCE(ptdesc->__page_mapping);
+	struct mm_struct *owner;
+
+	owner = (struct mm_struct *)READ_ONCE(ptdesc->__page_mapping);
+	return owner == mm ? NULL : owner;
 }
 
 /*
@@ -51,14 +55,11 @@ static inline struct mm_struct *mshare_ptdesc_owner(struct ptdesc *ptdesc)
 static inline struct mm_struct *mshare_pud_foreign(struct mm_struct *mm,
 						   pud_t pud)
 {
-	struct mm_struct *owner;
-
 	if (!static_branch_unlikely(&mshare_in_use))
 		return NULL;
 	if (!pud_present(pud) || pud_leaf(pud))
 		return NULL;
-	owner = mshare_ptdesc_owner(virt_to_ptdesc(pud_pgtable(pud)));
-	return owner == mm ? NULL : owner;
+	return mshare_table_foreign(mm, virt_to_ptdesc(pud_pgtable(pud)));
 }
 
 /*
@@ -69,15 +70,11 @@ static inline struct mm_struct *mshare_pud_foreign(struct mm_struct *mm,
  */
 static inline bool mshare_pmd_foreign(struct mm_struct *mm, pmd_t *pmd)
 {
-	struct mm_struct *owner;
-
 	if (!IS_ENABLED(CONFIG_DEBUG_VM) ||
 	    !static_branch_unlikely(&mshare_in_use))
 		return false;
-	if (!virt_addr_valid(pmd))
-		return false;
-	owner = mshare_ptdesc_owner(virt_to_ptdesc(pmd));
-	return owner && owner != mm;
+	return virt_addr_valid(pmd) &&
+	       mshare_table_foreign(mm, virt_to_ptdesc(pmd));
 }
 
 vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
