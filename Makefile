@@ -33,8 +33,19 @@ LIBMSHARE := $(LIB_O)/libmshare.a
 LIB_SRCS  := $(shell find userspace/libmshare -type f 2>/dev/null)
 USER_CFLAGS := -isystem $(B)/hdr/include
 
-# Programs the guest has in PATH (/tests/bin): the CLI and the samples.
+# Dynamically linked programs that tests run under mshare-run (an
+# LD_PRELOAD library cannot reach a static program): in build/tests, not
+# in LIST.  run-vm.sh gives the guest their loader and libraries.
+DYN_SRCS := $(sort $(wildcard tests/dyn/*.c))
+DYN_BINS := $(patsubst tests/dyn/%.c,$(B)/tests/%,$(DYN_SRCS))
+DYN_CFLAGS := -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -isystem $(B)/hdr/include \
+	-I$(TOP)/tests -I$(TOP)/userspace/libmshare/include
+
+# Programs the guest has in PATH (/tests/bin): the CLI, mshare-run (with
+# its preload library) and the samples.
 CLI_SRCS := $(shell find userspace/mshare -type f 2>/dev/null)
+RUN_O    := $(B)/mshare-run
+RUN_SRCS := $(shell find userspace/mshare-run -type f 2>/dev/null)
 SAMPLE_SRCS := $(sort $(wildcard samples/mshare/*.c))
 SAMPLE_BINS := $(patsubst samples/mshare/%.c,$(B)/samples/%,$(SAMPLE_SRCS))
 SAMPLE_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -isystem $(B)/hdr/include \
@@ -61,6 +72,16 @@ $(B)/bin/mshare: $(CLI_SRCS) $(LIBMSHARE)
 	@mkdir -p $(B)/bin
 	@$(MAKE) -s -C userspace/mshare O=$(B)/bin LIBMSHARE=$(LIBMSHARE) \
 		EXTRA_CFLAGS="$(USER_CFLAGS) -static"
+
+# The launcher is static, like the CLI; libmshare-run.so is made with it.
+$(RUN_O)/mshare-run: $(RUN_SRCS) $(CLI_SRCS) $(LIB_SRCS) $(LIBMSHARE)
+	@mkdir -p $(RUN_O)
+	@$(MAKE) -s -C userspace/mshare-run O=$(RUN_O) LIBMSHARE=$(LIBMSHARE) \
+		EXTRA_CFLAGS="$(USER_CFLAGS)" STATIC=1
+
+$(DYN_BINS): $(B)/tests/%: tests/dyn/%.c $(wildcard tests/*.h) $(LIBMSHARE) $(B)/bzImage
+	@mkdir -p $(B)/tests
+	$(CC) $(DYN_CFLAGS) -o $@ $< $(LIBMSHARE)
 
 $(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIBMSHARE) $(B)/bzImage
 	@mkdir -p $(B)/tests
@@ -90,9 +111,9 @@ samples: kernel
 # Everything userspace the guest gets, in /tests (programs in LIST) and
 # /tests/bin (the CLI and the samples, in PATH).
 .PHONY: test-bins
-test-bins: $(TEST_BINS) $(COMPAT_BINS) $(B)/bin/mshare $(SAMPLE_BINS)
+test-bins: $(TEST_BINS) $(COMPAT_BINS) $(DYN_BINS) $(B)/bin/mshare $(RUN_O)/mshare-run $(SAMPLE_BINS)
 	@mkdir -p $(B)/tests/bin
-	@cp $(B)/bin/mshare $(SAMPLE_BINS) $(B)/tests/bin/
+	@cp $(B)/bin/mshare $(RUN_O)/mshare-run $(RUN_O)/libmshare-run.so $(SAMPLE_BINS) $(B)/tests/bin/
 	@for t in $(notdir $(TEST_BINS)); do echo $$t; done > $(B)/tests/LIST
 
 host-tests:

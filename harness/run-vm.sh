@@ -56,6 +56,9 @@ if [ -n "$files" ]; then
 	mkdir -p "$root/files"
 	cp -a "$files/." "$root/files/"
 fi
+# Dynamically linked programs (mshare-run's preload library and the
+# programs it runs, PostgreSQL) need the loader and their libraries.
+"$top/harness/guest-libs.sh" "$root" >&2
 (cd "$root" && find . | cpio -o -H newc --quiet) | gzip -1 > "$B/$name.initramfs.gz"
 rm -rf "$root"
 
