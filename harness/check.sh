@@ -13,6 +13,10 @@ grep -v '^ok' "$B/host-lib.tap" || true
 make -s -C "$top/userspace/mshare" O="$B/cli-host" LIBMSHARE="$B/libmshare/libmshare.a" \
 	EXTRA_CFLAGS="-isystem $B/hdr/include" check > "$B/host-cli.tap" 2>&1
 grep -v '^ok' "$B/host-cli.tap" || true
+# mshare-run: build, install, exports, options, and pass-through on this
+# host's kernel (which has no mshare)
+bash "$top/tests/host/test_mshare_run.sh" "$B/hdr/include" > "$B/host-run.tap" 2>&1
+grep -v '^ok' "$B/host-run.tap" || true
 t0=$(date +%s)
 bash "$top/harness/lint.sh" > "$B/lint.tap"
 echo "[time] kernel-lint: $(( $(date +%s) - t0 ))s" >&2
@@ -35,6 +39,6 @@ echo "[time] boot-and-tests: $(( $(date +%s) - t0 ))s" >&2
 cat "$B/check.console" | grep -E '^(ok|not ok|### (BEGIN|END)|#  +(RUN|OK|FAIL)|# .*(: |PASSED|FAILED)|\[time\]|run-vm:)' || true
 [ $vmrc = 0 ] || echo "check: the VM run failed (rc=$vmrc); guest log: $B/check.guest.log"
 python3 "$top/harness/tapcheck.py" --quiet --tap host="$B/host-tests.tap" \
-	--tap host-lib="$B/host-lib.tap" --tap host-cli="$B/host-cli.tap" --tap lint="$B/lint.tap" \
+	--tap host-lib="$B/host-lib.tap" --tap host-cli="$B/host-cli.tap" --tap host-run="$B/host-run.tap" --tap lint="$B/lint.tap" \
 	--tap gate-live="$B/gate-live.tap" \
 	--job "$B/check.job.log" --guest "$B/check.guest.log"

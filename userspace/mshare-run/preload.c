@@ -386,26 +386,28 @@ static int name_path(const char *name, char *path, size_t len)
 }
 
 /*
- * Give the region of @fd the name @name with mr.mode exactly (the link
- * applies the umask); its inode to *@ino.  0 or -errno.
+ * A new region of @size bytes, named @name (NULL: unnamed) with @mode
+ * exactly (open(O_CREAT) applies the umask), close-on-exec: its fd, or
+ * -errno (-EEXIST if the name is taken).  A named region is made in
+ * msharefs directly, so that /proc/PID/maps shows the name.  The name's
+ * inode goes to *@ino.
  */
-static int name_region(int fd, const char *name, mode_t mode, ino_t *ino)
+static int create_region(const char *name, size_t size, mode_t mode,
+			 ino_t *ino)
 {
-	char path[PATH_MAX];
 	struct stat st;
-	int ret;
+	int fd;
 
-	ret = mshare_link(fd, name, mode);
-	if (ret)
-		return ret;
-	if (!name_path(name, path, sizeof(path))) {
-		if (chmod(path, mode))
-			say("chmod %s %o: %s", path, (unsigned int)mode,
-			    strerror(errno));
-		if (!stat(path, &st))
-			*ino = st.st_ino;
-	}
-	return 0;
+	if (!name)
+		return mshare_create(size, MSHARE_CLOEXEC);
+	fd = mshare_create_named(name, size, mode, O_EXCL | O_CLOEXEC);
+	if (fd < 0)
+		return fd;
+	if (fchmod(fd, mode))
+		say("chmod %s %o: %s", name, (unsigned int)mode, strerror(errno));
+	if (!fstat(fd, &st))
+		*ino = st.st_ino;
+	return fd;
 }
 
 /* Remove @name if it still is the region we named (inode @ino). */
@@ -440,27 +442,30 @@ static int mmap_eligible(void *addr, size_t len, int prot, int flags,
 }
 
 /*
- * Name the new region of @fd: the name, then NAME-2, NAME-3, ... if taken.
- * Fills @m's name and inode, or leaves the name empty.
+ * A new region of @size bytes for a mapping: named NAME, or NAME-2,
+ * NAME-3, ... if taken, with --name (@m gets the name and its inode);
+ * unnamed without it, or if no name can be had.  Its fd, or -errno.
  */
-static void name_mmap_region(int fd, struct mr_map *m)
+static int create_mmap_region(size_t size, struct mr_map *m)
 {
 	char name[NAME_MAX + 1];
-	int ret = -EEXIST;
+	int fd = -EEXIST;
 
-	for (int i = 1; i <= 99 && ret == -EEXIST; i++) {
+	for (int i = 1; mr.name && i <= 99 && fd == -EEXIST; i++) {
 		if (i == 1)
 			snprintf(name, sizeof(name), "%s", mr.name);
 		else
 			snprintf(name, sizeof(name), "%s-%d", mr.name, i);
-		ret = name_region(fd, name, mr.mode, &m->ino);
+		fd = create_region(name, size, mr.mode, &m->ino);
 	}
-	if (ret) {
-		say("cannot name the region %s: %s", mr.name, strerror(-ret));
-		return;
+	if (fd >= 0) {
+		memcpy(m->name, name, sizeof(name));
+		m->creator = getpid();
+		return fd;
 	}
-	memcpy(m->name, name, sizeof(name));
-	m->creator = getpid();
+	if (mr.name)
+		say("cannot name the region %s: %s", mr.name, strerror(-fd));
+	return create_region(NULL, size, 0, NULL);
 }
 
 /*
@@ -481,7 +486,7 @@ static int region_mmap(size_t len, int prot, int flags, void **out)
 	rsize = round_up(plen, mr.align);
 	memset(&m, 0, sizeof(m));
 
-	fd = mshare_create(rsize, MSHARE_CLOEXEC);
+	fd = create_mmap_region(rsize, &m);
 	if (fd < 0) {
 		if (fd == -ENOSYS) {
 			mr.missing = 1;
@@ -492,8 +497,6 @@ static int region_mmap(size_t len, int prot, int flags, void **out)
 		}
 		return fd;
 	}
-	if (mr.name)
-		name_mmap_region(fd, &m);
 	base = sys_mmap(NULL, rsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED) {
 		ret = -errno;
@@ -716,19 +719,14 @@ static int sysv_make(int id, size_t size, int shmflg)
 	ino_t ino = 0;
 
 	snprintf(name, sizeof(name), "%s-shm-%d", mr.name ? mr.name : "mshare-run", id);
-	fd = mshare_create(rsize, MSHARE_CLOEXEC);
-	if (fd < 0)
-		return fd;
-	ret = name_region(fd, name, mode, &ino);
-	if (ret == -EEXIST && !name_path(name, path, sizeof(path))) {
+	fd = create_region(name, rsize, mode, &ino);
+	if (fd == -EEXIST && !name_path(name, path, sizeof(path))) {
 		/* Left by a segment removed behind our back (ipcrm): ids are unique */
 		unlink(path);
-		ret = name_region(fd, name, mode, &ino);
+		fd = create_region(name, rsize, mode, &ino);
 	}
-	if (ret) {
-		close(fd);
-		return ret;
-	}
+	if (fd < 0)
+		return fd;
 	base = sys_mmap(NULL, rsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (base == MAP_FAILED) {
 		ret = -errno;
