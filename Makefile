@@ -3,6 +3,7 @@
 #   make run      build everything, boot the VM, run the SGA demo
 #   make check    every test (host side and in the VM); last line "N passed, N failed"
 #   make vm-run CMD='...' [FILES=dir]   run your own command on the mshare kernel
+#   make bench-pgbench [QUICK=1]   PostgreSQL (pgbench) plainly and under mshare-run
 #
 # Other targets: deps kernel tests initramfs clean distclean host-tests.
 
@@ -51,7 +52,7 @@ SAMPLE_BINS := $(patsubst samples/mshare/%.c,$(B)/samples/%,$(SAMPLE_SRCS))
 SAMPLE_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -isystem $(B)/hdr/include \
 	-I$(TOP)/userspace/libmshare/include -I$(TOP)/samples/mshare
 
-.PHONY: all deps kernel kernel-tree lib tests samples check run vm-run host-tests clean distclean
+.PHONY: all deps kernel kernel-tree lib tests samples check run vm-run bench-pgbench host-tests clean distclean
 
 all: kernel tests
 
@@ -130,9 +131,19 @@ vm-run: tests
 	@printf '%s\n' 'cd /files 2>/dev/null || cd /tmp' '$(subst ','\'',$(CMD))' > $(B)/vm-run.job
 	@$(TOP)/harness/run-vm.sh --name vm-run $(if $(FILES),--files $(FILES)) $(B)/vm-run.job
 
+# PostgreSQL, unmodified, plainly and under mshare-run in one boot; a table
+# of both with ratios (build/pgbench.txt).  QUICK=1: small and short.
+bench-pgbench: tests
+	@QUICK=$(QUICK) $(TOP)/bench/pgbench.sh
+
 clean:
 	rm -rf $(B)/tests $(B)/samples $(B)/initramfs $(B)/*.initramfs.gz $(B)/*.log
 	-$(MAKE) -s -C $(K) clean 2>/dev/null
 
-distclean:
+dist# PostgreSQL, unmodified, plainly and under mshare-run in one boot; a table
+# of both with ratios (build/pgbench.txt).  QUICK=1: small and short.
+bench-pgbench: tests
+	@QUICK=$(QUICK) $(TOP)/bench/pgbench.sh
+
+clean:
 	rm -rf $(B)

@@ -2,40 +2,46 @@
 # Boot build/bzImage under TCG with an initramfs of busybox, the test
 # programs and a job script, and run the job.
 #
-#   run-vm.sh [--files DIR] [--timeout SECS] [--name NAME] [--no-tests] JOB-SCRIPT
+#   run-vm.sh [--files DIR] [--overlay DIR] [--timeout SECS] [--name NAME]
+#             [--no-tests] JOB-SCRIPT
 #
 # The guest's console (kernel log) goes to build/NAME.guest.log, the job's
 # output to build/NAME.job.log and to stdout.  Exits 0 if the guest ran the
 # job and powered off, 124 if it hung and was killed, 1 on any other trouble.
 # --no-tests leaves build/tests out of the initramfs (a smaller, faster
-# boot for jobs that bring their own programs).
+# boot for jobs that bring their own programs).  --files DIR is copied to
+# /files, --overlay DIR onto / (programs that need their own paths, such as
+# PostgreSQL's /usr/lib/postgresql and /usr/share/postgresql).
 #
 # The console carries every kernel message (ignore_loglevel): a WARN() or a
 # lockdep report is KERN_WARNING, which loglevel=4 would hide from the log
 # that tapcheck.py gates on.  printk.devkmsg=on keeps /dev/kmsg writes (the
 # test markers) from being rate-limited.
 #
-# Environment: VM_CPUS (2), VM_MEM (4G), VM_NUMA (2: NUMA nodes, when there
+# Environment: VM_KERNEL (build/bzImage), VM_CPUS (2), VM_MEM (4G), VM_NUMA (2: NUMA nodes, when there
 # are at least as many CPUs; 1: none), VM_TIMEOUT (1800), VM_APPEND (more
 # kernel parameters).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
 files=
+overlay=
 timeout=${VM_TIMEOUT:-1800}
 name=vm
 with_tests=1
 while [ $# -gt 1 ]; do
 	case "$1" in
 	--files) files=$2; shift 2 ;;
+	--overlay) overlay=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
 	--name) name=$2; shift 2 ;;
 	--no-tests) with_tests=0; shift ;;
 	*) break ;;
 	esac
 done
-job=${1:?usage: run-vm.sh [--files DIR] [--timeout S] [--name N] [--no-tests] JOB-SCRIPT}
-[ -f "$B/bzImage" ] || { echo "run-vm: no $B/bzImage; build the kernel first" >&2; exit 1; }
+job=${1:?usage: run-vm.sh [--files DIR] [--overlay DIR] [--timeout S] [--name N] [--no-tests] JOB-SCRIPT}
+kernel=${VM_KERNEL:-$B/bzImage}
+[ -f "$kernel" ] || { echo "run-vm: no $kernel; build the kernel first" >&2; exit 1; }
 
 # The initramfs: busybox, /init, the tests, this run's job and extra files,
 # staged in a directory of this run's own (two runs with different names
@@ -55,6 +61,9 @@ cp "$job" "$root/job.sh"
 if [ -n "$files" ]; then
 	mkdir -p "$root/files"
 	cp -a "$files/." "$root/files/"
+fi
+if [ -n "$overlay" ]; then
+	cp -a "$overlay/." "$root/"
 fi
 # Dynamically linked programs (mshare-run's preload library and the
 # programs it runs, PostgreSQL) need the loader and their libraries.
@@ -98,7 +107,7 @@ set +e
 timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max \
 	-smp "$cpus,sockets=$cpus,cores=1,threads=1" -m "${mb}M" "${numa[@]}" \
 	-display none -monitor none -no-reboot \
-	-kernel "$B/bzImage" -initrd "$B/$name.initramfs.gz" \
+	-kernel "$kernel" -initrd "$B/$name.initramfs.gz" \
 	-append "console=ttyS0 panic=-1 ignore_loglevel printk.devkmsg=on ${VM_APPEND:-}" \
 	-serial file:"$log" -serial stdio < /dev/null | tr -d '\r' | tee "$out"
 rc=${PIPESTATUS[0]}
