@@ -190,17 +190,18 @@ check "... and leaves no region behind" '[ -z "$(ls $D | grep -v mshare_info)" ]
 
 # --- System V ---------------------------------------------------------------
 
-run plain_sysv $P sysv 128M
+# 128 MiB and a bit: shm_segsz must be exactly that
+run plain_sysv $P sysv 134230073
 check "plain: System V segment by key: EEXIST, lookup, two attaches, IPC_STAT, RMID" \
 	'[ $rc = 0 ] && [ "$(kv plain_sysv shm_mshare)" = 0 ] && [ "$(kv plain_sysv excl)" = EEXIST ] &&
 	 [ "$(kv plain_sysv shared)" = 1 ] && [ "$(kv plain_sysv rmid)" = ok ]'
-run mr_sysv $R -v -- $P sysv 128M
+run mr_sysv $R -v -- $P sysv 134230073
 check "mshare-run: shmat gives an mshare attachment, 1 GiB aligned" \
 	'[ $rc = 0 ] && [ "$(kv mr_sysv shm_mshare)" = 1 ] && [ "$(kv mr_sysv aligned)" = 1 ]'
 check "mshare-run: the region is named mshare-run-shm-ID" \
 	'case "$(kv mr_sysv shm_path)" in "$D"/mshare-run-shm-[0-9]*) true ;; *) false ;; esac'
 check "mshare-run: segsz is what was asked, nattch counts the attaches" \
-	'[ "$(kv mr_sysv segsz)" = 134217728 ] && [ "$(kv mr_sysv nattch)" = 1 ] &&
+	'[ "$(kv mr_sysv segsz)" = 134230073 ] && [ "$(kv mr_sysv nattch)" = 1 ] &&
 	 [ "$(kv mr_sysv nattch_after_child)" = 1 ] && [ "$(kv mr_sysv nattch_end)" = 0 ]'
 check "mshare-run: EEXIST, lookups, a bigger size EINVAL, SHM_RDONLY, shmdt, RMID as plain" \
 	'same plain_sysv mr_sysv'
@@ -214,7 +215,7 @@ check "--name: System V regions are NAME-shm-ID" \
 run mr_sysv_small $R -- $P sysv 16M
 check "a segment below --min-size stays plain" \
 	'[ $rc = 0 ] && [ "$(kv mr_sysv_small shm_mshare)" = 0 ] && [ "$(kv mr_sysv_small rmid)" = ok ]'
-run mr_nosysv $R --no-sysv -- $P sysv 128M
+run mr_nosysv $R --no-sysv -- $P sysv 134230073
 check "--no-sysv: System V stays plain" \
 	'[ $rc = 0 ] && [ "$(kv mr_nosysv shm_mshare)" = 0 ] && same plain_sysv mr_nosysv'
 if [ "${free:-0}" -ge 128 ]; then
@@ -238,7 +239,7 @@ check "no msharefs (ENODEV): mmap still goes in an unnamed region" \
 	'[ $rc = 0 ] && [ "$(kv nofs_mmap map_mshare)" = 1 ] && same plain_mmap nofs_mmap'
 check "... and --verbose says so once" \
 	'[ "$(grep -c "msharefs is not mounted" "$T/nofs_mmap.err")" = 1 ]'
-run nofs_sysv env MSHARE_DIR=/tmp $R -n mrtest -- $P sysv 128M
+run nofs_sysv env MSHARE_DIR=/tmp $R -n mrtest -- $P sysv 134230073
 check "no msharefs: System V stays plain" \
 	'[ $rc = 0 ] && [ "$(kv nofs_sysv shm_mshare)" = 0 ] && same plain_sysv nofs_sysv'
 run nofs_named env MSHARE_DIR=/tmp $R -v -n mrtest -- $P mmap 128M

@@ -95,6 +95,7 @@ struct mr_map {
 	uintptr_t base;		/* the attachment, rsize bytes */
 	size_t rsize;
 	size_t len;		/* what the program has, page-rounded */
+	uint64_t size;		/* MR_SYSV: the size shmget() was asked for */
 	int kind;
 	int shmid;		/* MR_SYSV: the stub's id ... */
 	uintptr_t stub;		/* ... and where it is attached */
@@ -696,7 +697,7 @@ static uint64_t stub_size(int id)
 	pthread_mutex_lock(&mr.lock);
 	m = map_find_shmid(id);
 	if (m)
-		size = m->len;
+		size = m->size;
 	pthread_mutex_unlock(&mr.lock);
 	if (!size && stub_read(id, &h) == 1)
 		size = h.size;
@@ -871,6 +872,7 @@ MR_API void *shmat(int shmid, const void *shmaddr, int shmflg)
 	m.base = (uintptr_t)base;
 	m.rsize = h.rsize;
 	m.len = round_up(h.size, mr.page);
+	m.size = h.size;
 	m.kind = MR_SYSV;
 	m.shmid = shmid;
 	m.stub = (uintptr_t)stub;
