@@ -140,10 +140,5 @@ clean:
 	rm -rf $(B)/tests $(B)/samples $(B)/initramfs $(B)/*.initramfs.gz $(B)/*.log
 	-$(MAKE) -s -C $(K) clean 2>/dev/null
 
-dist# PostgreSQL, unmodified, plainly and under mshare-run in one boot; a table
-# of both with ratios (build/pgbench.txt).  QUICK=1: small and short.
-bench-pgbench: tests
-	@QUICK=$(QUICK) $(TOP)/bench/pgbench.sh
-
-clean:
+distclean:
 	rm -rf $(B)
