@@ -7,8 +7,10 @@
  * 0 unless the program's own expectations (data shared with its children,
  * the children all well) fail.
  *
- *   mr-probe mmap SIZE [hugetlb]     shared anonymous memory: map, fill,
- *                                    share with a child, munmap
+ *   mr-probe mmap SIZE [hugetlb|sparse]  shared anonymous memory: map,
+ *                                    fill (sparse: a word every 64 MiB,
+ *                                    no populating), share with a child,
+ *                                    munmap
  *   mr-probe partial SIZE            munmap of the second half only
  *   mr-probe sysv SIZE [hugetlb]     System V: shmget by key, EEXIST,
  *                                    lookup, shmat twice, IPC_STAT,
@@ -121,8 +123,24 @@ static uint64_t pat(uint64_t tag, size_t i)
 	return (tag << 40) ^ i;
 }
 
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/*
+ * Populate [p, p + len) in one call (under TCG a fault per page is costly;
+ * best effort: a kernel without it faults below).
+ */
+static void populate(char *p, size_t len)
+{
+	madvise(p, len, MADV_POPULATE_WRITE);
+}
+
+/* The pattern in the first word of every @step bytes, after populating. */
 static void fill(char *p, size_t len, size_t step, uint64_t tag)
 {
+	if (step < (64UL << 20))
+		populate(p, len);
 	for (size_t off = 0; off < len; off += step)
 		*(volatile uint64_t *)(p + off) = pat(tag, off / step);
 }
@@ -150,9 +168,12 @@ static int child_writes(char *p, size_t off, uint64_t tag)
 	return WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : -1;
 }
 
-static int do_mmap(size_t size, int huge)
+/* Patterns every 64 KiB: every page is populated, and checked where written */
+#define STEP	(64UL << 10)
+
+static int do_mmap(size_t size, int huge, int sparse)
 {
-	size_t step = huge ? HPAGE : PAGE;
+	size_t step = huge ? HPAGE : sparse ? (64UL << 20) : STEP;
 	long hfree = meminfo_kb("HugePages_Free");
 	int flags = MAP_SHARED | MAP_ANONYMOUS | (huge ? MAP_HUGETLB : 0);
 	char *p;
@@ -221,7 +242,7 @@ static int do_sysv(size_t size, int huge)
 		goto rmid;
 	printf("aligned=%d\n", !((uintptr_t)p % ALIGN_1G));
 	where("shm", p);
-	fill(p, size, huge ? HPAGE : PAGE, 0x5a);
+	fill(p, size, huge ? HPAGE : STEP, 0x5a);
 	CHECK(!shmctl(id, IPC_STAT, &ds), "IPC_STAT");
 	printf("segsz=%zu\n", (size_t)ds.shm_segsz);
 	printf("nattch=%lu\n", (unsigned long)ds.shm_nattch);
@@ -234,7 +255,7 @@ static int do_sysv(size_t size, int huge)
 
 		if (c == (void *)-1 || c == p)
 			_exit(2);
-		if (check(c, size, huge ? HPAGE : PAGE, 0x5a) != -1)
+		if (check(c, size, huge ? HPAGE : STEP, 0x5a) != -1)
 			_exit(3);
 		*(volatile uint64_t *)(c + PAGE * 3) = 0xfeed;
 		if (shmctl(id, IPC_STAT, &cds) || cds.shm_nattch != 3)
@@ -282,7 +303,7 @@ static int do_hold(size_t size, const char *file, int n)
 			return 1;
 		snprintf(tag, sizeof(tag), "map%d", i);
 		where(tag, p[i]);
-		fill(p[i], size, PAGE, 0x40 + i);
+		fill(p[i], size, STEP, 0x40 + i);
 	}
 	printf("ready\n");
 	while (stat(file, &st))
@@ -338,6 +359,7 @@ static int do_forks(int n, size_t size, int native)
 	/* per-child minor faults, in memory too small for mshare-run */
 	flt = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	CHECK(flt != MAP_FAILED, "mmap");
+	populate(p, size);
 	for (size_t off = 0; off < size; off += PAGE) {
 		*(volatile uint64_t *)(p + off) = off / PAGE;
 		want += off / PAGE;
@@ -387,7 +409,8 @@ int main(int argc, char *argv[])
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc >= 3 && !strcmp(argv[1], "mmap"))
-		ret = do_mmap(parse_size(argv[2]), argc > 3 && !strcmp(argv[3], "hugetlb"));
+		ret = do_mmap(parse_size(argv[2]), argc > 3 && !strcmp(argv[3], "hugetlb"),
+			      argc > 3 && !strcmp(argv[3], "sparse"));
 	else if (argc >= 3 && !strcmp(argv[1], "partial"))
 		ret = do_partial(parse_size(argv[2]));
 	else if (argc >= 3 && !strcmp(argv[1], "sysv"))
