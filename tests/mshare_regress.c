@@ -12,6 +12,11 @@
  *    mshare_fuzz --seed 0x1 --seconds 40.  Three ways to get there: munmap
  *    then mmap, mmap(MAP_FIXED) over the 4 KiB mapping, and
  *    MSHAREFS_CREATE_MAPPING of MAP_HUGETLB.
+ *  - the fd of an unnamed region (mshare_create()) reads its stats with
+ *    read() once: pread() and lseek() gave ESPIPE (alloc_file_pseudo()
+ *    sets no FMODE_LSEEK/FMODE_PREAD), unlike the fd of a named region,
+ *    so a second look at the stats through the same open file (passed
+ *    over SCM_RIGHTS, inherited) read nothing.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -104,6 +109,43 @@ TEST_F(regress, hugetlb_create_mapping_over_kept_pte_table)
 		TH_LOG("MSHAREFS_CREATE_MAPPING hugetlb: %s", strerror(errno));
 	touch_huge(_metadata, a + 4 * HUGE, HUGE);
 	EXPECT_EQ(0, munmap(a, RGN));
+	close(fd);
+}
+
+/* The stats of a region fd, read with pread() from offset 0, twice. */
+static void pread_stats(struct __test_metadata *_metadata, int fd, const char *what)
+{
+	char a[4096], b[4096];
+	ssize_t n;
+
+	for (int i = 0; i < 2; i++) {
+		char *buf = i ? b : a;
+
+		n = pread(fd, buf, sizeof(a) - 1, 0);
+		ASSERT_LT(0, n) TH_LOG("%s: pread #%d: %s", what, i + 1,
+				       n ? strerror(errno) : "end of file");
+		buf[n] = 0;
+		ASSERT_EQ(0, strncmp(buf, "size: ", 6)) TH_LOG("%s: %.40s", what, buf);
+	}
+	ASSERT_EQ(0, lseek(fd, 0, SEEK_SET)) TH_LOG("%s: lseek: %s", what, strerror(errno));
+	n = read(fd, a, sizeof(a) - 1);
+	ASSERT_LT(0, n) TH_LOG("%s: read after lseek: %s", what, n ? strerror(errno) : "EOF");
+}
+
+TEST(unnamed_region_fd_pread_and_lseek)
+{
+	char name[64];
+	int fd;
+
+	snprintf(name, sizeof(name), "regress-%d", getpid());
+	fd = msfs_create(name, RGN);
+	ASSERT_LE(0, fd) TH_LOG("named region: %s", strerror(errno));
+	msfs_unlink(name);
+	pread_stats(_metadata, fd, "named region");
+	close(fd);
+
+	fd = ms_must_create(_metadata, RGN);
+	pread_stats(_metadata, fd, "mshare_create() region");
 	close(fd);
 }
 
