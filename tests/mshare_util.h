@@ -507,7 +507,7 @@ static inline bool mem_back_to(const struct memsnap *base, struct memsnap *now,
  */
 static inline int msfs_create(const char *name, size_t size)
 {
-	char path[256];
+	char path[sizeof(MSFS_DIR) + 256];
 	int fd, err;
 
 	snprintf(path, sizeof(path), MSFS_DIR "/%s", name);
@@ -527,7 +527,7 @@ static inline int msfs_create(const char *name, size_t size)
 /* open() of the region named @name with @flags (O_RDONLY, O_RDWR). */
 static inline int msfs_open(const char *name, int flags)
 {
-	char path[256];
+	char path[sizeof(MSFS_DIR) + 256];
 
 	snprintf(path, sizeof(path), MSFS_DIR "/%s", name);
 	return open(path, flags);
@@ -535,7 +535,7 @@ static inline int msfs_open(const char *name, int flags)
 
 static inline int msfs_unlink(const char *name)
 {
-	char path[256];
+	char path[sizeof(MSFS_DIR) + 256];
 
 	snprintf(path, sizeof(path), MSFS_DIR "/%s", name);
 	return unlink(path);
@@ -746,6 +746,110 @@ static inline void ramdisk_ext4_umount(const char *dir)
 	if (dir_is_ext4(dir))
 		syscall(SYS_umount2, dir, 0);
 	rmdir(dir);
+}
+
+/* --- a sharer process that reads and writes on request ------------------ */
+
+/*
+ * sharer_start() forks a process that attaches the region of @fd (of
+ * @size bytes) anywhere, read-write, and serves requests over a socketpair
+ * until told to quit: sharer_read() and sharer_write() access a word at a
+ * region offset through its own attachment, guarded, and report whether
+ * it faulted.  For checking that a sharer sees what the test does, and
+ * keeps working, while the test process is made to fail.
+ */
+struct sharer {
+	pid_t pid;
+	int sock;
+};
+
+struct sharer_req {
+	char op;		/* 'r', 'w', 'q' */
+	uint64_t off;
+	uint64_t val;
+};
+
+struct sharer_rep {
+	int faulted;		/* -1: could not attach */
+	uint64_t val;
+};
+
+static inline int sharer_start(struct sharer *s, int fd, size_t size)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv))
+		return -1;
+	fflush(NULL);
+	s->pid = fork();
+	if (s->pid < 0)
+		return -1;
+	if (s->pid == 0) {
+		struct sharer_req q;
+		struct sharer_rep r;
+		char *a;
+
+		close(sv[0]);
+		a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		while (read(sv[1], &q, sizeof(q)) == sizeof(q) && q.op != 'q') {
+			memset(&r, 0, sizeof(r));
+			if (a == MAP_FAILED) {
+				r.faulted = -1;
+			} else if (q.op == 'r') {
+				r.faulted = !probe(a + q.off, false);
+				if (!r.faulted)
+					r.val = *(volatile uint64_t *)(a + q.off);
+			} else {
+				r.faulted = !probe(a + q.off, true);
+				if (!r.faulted)
+					*(volatile uint64_t *)(a + q.off) = q.val;
+			}
+			if (write(sv[1], &r, sizeof(r)) != sizeof(r))
+				break;
+		}
+		_exit(0);
+	}
+	close(sv[1]);
+	s->sock = sv[0];
+	return 0;
+}
+
+/* 0 and the word in *@val, 1 if the sharer faulted, -1 on trouble. */
+static inline int sharer_req(struct sharer *s, char op, uint64_t off, uint64_t *val)
+{
+	struct sharer_req q = { .op = op, .off = off, .val = val ? *val : 0 };
+	struct sharer_rep r;
+
+	if (write(s->sock, &q, sizeof(q)) != sizeof(q) ||
+	    read(s->sock, &r, sizeof(r)) != sizeof(r) || r.faulted < 0)
+		return -1;
+	if (val && op == 'r')
+		*val = r.val;
+	return r.faulted;
+}
+
+static inline int sharer_read(struct sharer *s, uint64_t off, uint64_t *val)
+{
+	return sharer_req(s, 'r', off, val);
+}
+
+static inline int sharer_write(struct sharer *s, uint64_t off, uint64_t val)
+{
+	return sharer_req(s, 'w', off, &val);
+}
+
+/* Tell the sharer to go; true if it exited cleanly. */
+static inline bool sharer_stop(struct sharer *s)
+{
+	struct sharer_req q = { .op = 'q' };
+	bool ok;
+
+	if (write(s->sock, &q, sizeof(q)) != sizeof(q))
+		kill(s->pid, SIGKILL);
+	close(s->sock);
+	ok = child_ok(s->pid, "sharer");
+	s->pid = 0;
+	return ok;
 }
 
 #endif
