@@ -81,6 +81,8 @@ vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
 			unsigned int flags, struct pt_regs *regs);
 void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud,
 		       unsigned long addr);
+pmd_t *mshare_huge_pmd_alloc(struct mm_struct *rmm, pud_t *pud,
+			     unsigned long addr);
 struct vm_area_struct *mshare_lock_region_vma(struct vm_area_struct *vma,
 					      unsigned long addr,
 					      unsigned long *raddr);
@@ -269,6 +271,12 @@ static inline struct mem_cgroup *mshare_mm_memcg(struct mm_struct *rmm)
 static inline void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud,
 				     unsigned long addr)
 {
+}
+
+static inline pmd_t *mshare_huge_pmd_alloc(struct mm_struct *rmm, pud_t *pud,
+					   unsigned long addr)
+{
+	return NULL;
 }
 
 static inline struct vm_area_struct *
