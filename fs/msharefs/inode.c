@@ -409,8 +409,12 @@ struct file *msharefs_create_unnamed(unsigned long size, int flags)
 	}
 	file = alloc_file_pseudo(inode, msharefs_mnt, "mshare", flags,
 				 &msharefs_region_fops);
-	if (IS_ERR(file))
+	if (IS_ERR(file)) {
 		iput(inode);
+		return file;
+	}
+	/* As open() of a named region gives (do_dentry_open()): pread, lseek. */
+	file->f_mode |= FMODE_LSEEK | FMODE_PREAD;
 	return file;
 }
 
