@@ -746,10 +746,11 @@ SYSCALL_DEFINE2(mshare_create, size_t, size, unsigned int, flags)
 /*
  * Prove the boundary's tripwire live (DEBUG_VM kernels, root only, through
  * vm.mshare_tripwire_selftest): link a PUD entry of a scratch mm to a
- * region's PMD table, as an attachment would, and lock the PTE table below
+ * region's PMD table, as an attachment would, and map the PTE table below
  * it as a walker of that mm would if it crossed the boundary.  The
- * tripwire in pte_offset_map_lock() must warn; the live gate test in
- * make check writes this and expects that WARNING in the guest log.  Then
+ * tripwire in pte_offset_map_nolock() (as in pte_offset_map_lock()) must
+ * warn; the live gate test in make check writes this and expects that
+ * WARNING in the guest log.  Then
  * free_pgd_range() of the scratch mm unlinks the entry (never freeing the
  * region's table), and everything is freed.
  */
@@ -789,9 +790,11 @@ static int mshare_tripwire_selftest(void)
 	pud = p4d ? pud_alloc(smm, p4d, addr) : NULL;
 	if (pud) {
 		set_pud(pud, *rpud);
-		pte = pte_offset_map_lock(smm, pmd_offset(pud, addr), addr, &ptl);
+		/* _nolock: no lock taken only on success (sparse context) */
+		pte = pte_offset_map_nolock(smm, pmd_offset(pud, addr), addr,
+					    &ptl);
 		if (pte)
-			pte_unmap_unlock(pte, ptl);
+			pte_unmap(pte);
 		tlb_gather_mmu(&tlb, smm);
 		free_pgd_range(&tlb, addr, addr + PUD_SIZE, FIRST_USER_ADDRESS,
 			       USER_PGTABLES_CEILING);
