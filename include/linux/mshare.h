@@ -112,9 +112,9 @@ unsigned long __mshare_mm_rss(struct mm_struct *mm, bool share);
 int mshare_vma_sharers(struct vm_area_struct *vma);
 
 /*
- * Region pages that @mm reaches through its attachments: each attachment's
- * whole region (RssMshare, in VmRSS), or with @share, its share of each
- * (divided by the attachments: OOM badness).  Never sleeps.
+ * Region pages that @mm reaches through its attachments: each region once
+ * (RssMshare, in VmRSS), or with @share, each attachment's share (divided
+ * by the region's attachments: OOM badness).  Never sleeps.
  */
 static inline unsigned long mshare_mm_rss(struct mm_struct *mm, bool share)
 {
