@@ -928,18 +928,6 @@ static void *lazy_b_fn(void *arg)
 	return NULL;
 }
 
-/* Is thread @tid of this process asleep (state S)? */
-static bool thread_sleeping(pid_t tid)
-{
-	char path[64], buf[256], *p;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	if (read_first_line(path, buf, sizeof(buf)))
-		return false;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'S';
-}
-
 /* Have B touch its pages on CPU 1 and block again; CPU 1 then idles lazily. */
 static int lazy_b_touch(struct lazy_b *b)
 {

@@ -172,48 +172,11 @@ static void knobs_restore(void)
 
 /* --- /proc parsing --------------------------------------------------------- */
 
-static void proc_path(char *buf, size_t len, pid_t pid, const char *file)
-{
-	if (pid)
-		snprintf(buf, len, "/proc/%d/%s", pid, file);
-	else
-		snprintf(buf, len, "/proc/self/%s", file);
-}
-
-/* "Field:   N kB" in a /proc file; -1 if absent. */
-static long kv_kb(pid_t pid, const char *file, const char *field)
-{
-	char path[64], line[512];
-	size_t len = strlen(field);
-	long val = -1;
-	FILE *f;
-
-	proc_path(path, sizeof(path), pid, file);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			val = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
 struct mapline {
 	unsigned long start, end;
 	char perms[8];
 	char path[512];
 };
-
-static bool is_vma_header(const char *line, unsigned long *s, unsigned long *e)
-{
-	int n = 0;
-
-	return sscanf(line, "%lx-%lx %n", s, e, &n) == 2 && n > 0;
-}
 
 /* The maps line of @pid whose VMA starts at @addr. */
 static bool maps_find(pid_t pid, const void *addr, struct mapline *ml)
@@ -262,73 +225,6 @@ static int maps_count_pid(pid_t pid, const void *lo, const void *hi)
 			n++;
 	fclose(f);
 	return n;
-}
-
-static bool file_contains(const char *path, const char *needle)
-{
-	char line[1024];
-	bool found = false;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f))
-		found = strstr(line, needle) != NULL;
-	fclose(f);
-	return found;
-}
-
-/* The smaps entry (all its lines) of the VMA of @pid that starts at @start. */
-static bool smaps_block(pid_t pid, const void *start, char *buf, size_t len)
-{
-	char path[64], line[1024];
-	unsigned long s, e;
-	bool in = false;
-	size_t used = 0;
-	FILE *f;
-
-	buf[0] = 0;
-	proc_path(path, sizeof(path), pid, "smaps");
-	f = fopen(path, "r");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		if (is_vma_header(line, &s, &e)) {
-			if (in)
-				break;
-			in = s == (unsigned long)start;
-			continue;
-		}
-		if (in && used + strlen(line) < len) {
-			strcpy(buf + used, line);
-			used += strlen(line);
-		}
-	}
-	fclose(f);
-	return in;
-}
-
-/* A field of an smaps block: its number (kB for sizes), or -1; @str: the rest of the line. */
-static long block_get(const char *blk, const char *field, char *str, size_t slen)
-{
-	size_t len = strlen(field);
-	const char *l = blk;
-
-	while (l && *l) {
-		if (!strncmp(l, field, len) && l[len] == ':') {
-			if (str) {
-				size_t n = strcspn(l + len + 1, "\n");
-
-				snprintf(str, slen, "%.*s", (int)n, l + len + 1);
-				return 0;
-			}
-			return strtol(l + len + 1, NULL, 10);
-		}
-		l = strchr(l, '\n');
-		if (l)
-			l++;
-	}
-	return -1;
 }
 
 static long smaps_kb(pid_t pid, const void *start, const char *field)
@@ -1791,55 +1687,6 @@ static long sys_process_madvise(int pidfd, const struct iovec *iov, size_t n, in
 	return syscall(SYS_process_madvise, pidfd, iov, n, advice, 0);
 }
 
-/*
- * Swap on a ram disk that nobody uses (not mounted, not swap: O_EXCL on a
- * block device fails while it is claimed), so that MADV_PAGEOUT has
- * somewhere to put pages.  Other tests mount ext4 on the highest ones.
- */
-static int swap_on_ramdisk(void)
-{
-	for (int i = 0; i < 16; i++) {
-		char dev[32], mnt[40], *hdr;
-		struct stat st;
-		uint64_t size;
-		int fd, err;
-
-		snprintf(dev, sizeof(dev), "/dev/ram%d", i);
-		snprintf(mnt, sizeof(mnt), "%s ", dev);
-		if (stat(dev, &st) && mknod(dev, S_IFBLK | 0600, makedev(1, i)))
-			continue;
-		if (file_contains("/proc/swaps", mnt) || file_contains("/proc/mounts", mnt))
-			continue;
-		fd = open(dev, O_RDWR | O_EXCL);
-		if (fd < 0)
-			continue;
-		if (ioctl(fd, BLKGETSIZE64, &size) || size < 4 * MiB) {
-			close(fd);
-			continue;
-		}
-		hdr = calloc(1, PG);
-		if (!hdr) {
-			close(fd);
-			return -ENOMEM;
-		}
-		/* The swap header, version 1 (what mkswap writes). */
-		*(uint32_t *)(hdr + 1024) = 1;
-		*(uint32_t *)(hdr + 1028) = size / PG - 1;
-		memcpy(hdr + PG - 10, "SWAPSPACE2", 10);
-		err = pwrite(fd, hdr, PG, 0) == (ssize_t)PG ? 0 : -errno;
-		free(hdr);
-		fsync(fd);
-		close(fd);
-		if (err)
-			return err;
-		if (swapon(dev, 0))
-			return -errno;
-		snprintf(swap_dev, sizeof(swap_dev), "%s", dev);
-		return 0;
-	}
-	return -ENODEV;
-}
-
 static void pmv_child(int sock, char *a)
 {
 	for (int k = 0; k < 3; k++)
@@ -1875,7 +1722,7 @@ TEST_F_TIMEOUT(walkers, process_madvise_attachment, 180)
 	long r;
 	pid_t pid;
 
-	swerr = swap_on_ramdisk();
+	swerr = ramdisk_swapon(swap_dev, sizeof(swap_dev));
 	fd = create_anon(_metadata, RGN);
 	a = attach(_metadata, fd, RGN, NULL, RW);
 	memfd = memfd_sized("walkers-pmv", PMV_AREA);
