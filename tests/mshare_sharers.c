@@ -1606,7 +1606,7 @@ TEST_F_TIMEOUT(sharers, get_pids, 120)
 	int fd = ms_must_create(_metadata, RGN), sc[2], ex[2], go[2], want[4], ret;
 	int buf[4] = { -7, -7, -7, -7 };
 	struct mshare_pids mp;
-	unsigned int count;
+	unsigned int count = ~0U;
 	pid_t me = getpid(), child, execer;
 	char *a, *a2, c;
 
