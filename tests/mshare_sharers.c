@@ -9,12 +9,14 @@
  * TLB flushes, targeted:
  *  - ipi_targeted: a sharer pinned to CPU 0 (and a second, idle one on
  *    CPU 0) works inside a region while an unrelated process spins on
- *    CPU 1: MADV_DONTNEED of 32 MiB (8 times), MADV_PAGEOUT of 32 MiB of
- *    private anonymous memory (swap on a ram disk), 64 mprotect() toggles
- *    of a page, 32 munmap()s of a page.  CPU 1's function-call (CAL) and
- *    TLB-shootdown (TLB) interrupts of /proc/interrupts may move by a
- *    slack of 3 per operation at most; the operation still works on
- *    CPU 0.  The same operations on an ordinary MAP_SHARED memfd mapping
+ *    CPU 1: MADV_DONTNEED of 32 MiB (32 times, a page per 64 KiB
+ *    populated before each), MADV_PAGEOUT of 32 MiB of private anonymous
+ *    memory (swap on a ram disk), 64 mprotect() toggles of a page, 32
+ *    munmap()s of a page.  CPU 1's function-call (CAL) and TLB-shootdown
+ *    (TLB) interrupts of /proc/interrupts may move by 3, and 2 more per
+ *    second that the calls took (the guest's background: up to ~1.3/s
+ *    was seen on CPU 1 around operations outside any region), at most;
+ *    the operation still works on CPU 0.  The same operations on an ordinary MAP_SHARED memfd mapping
  *    are logged as the control.  (A kernel that flushes every CPU for a
  *    region, flush_tlb_all(), sends CPU 1 an IPI per flush: thousands for
  *    the PAGEOUT.)
@@ -311,20 +313,22 @@ static int ipis_read(int cpu, struct ipis *out)
 	return out->cal >= 0 && out->tlb >= 0 ? 0 : -1;
 }
 
-#define IPI_SLACK	3	/* CAL + TLB on CPU 1 per operation */
+#define IPI_SLACK	3	/* CAL + TLB on CPU 1 per operation, */
+#define IPI_PER_SEC	2	/* and per second the calls took */
 #define IPI_LEN		(32 * MiB)
 #define IPI_DN_OFF	0		/* MADV_DONTNEED, private anonymous */
 #define IPI_PO_OFF	(64 * MiB)	/* MADV_PAGEOUT, private anonymous */
 #define IPI_MP_OFF	(128 * MiB)	/* mprotect toggles, one page */
 #define IPI_MU_OFF	(132 * MiB)	/* munmap, one page */
-#define IPI_DN_REPS	8
+#define IPI_DN_REPS	32
+#define IPI_DN_STEP	(64 * KiB)	/* a page populated per 64 KiB */
 #define IPI_MP_REPS	64
 #define IPI_MU_REPS	32
 
 enum { OP_DONTNEED, OP_PAGEOUT, OP_MPROTECT, OP_MUNMAP, NOPS };
 
 static const char *const op_name[NOPS] = {
-	"MADV_DONTNEED of 32 MiB x8", "MADV_PAGEOUT of 32 MiB",
+	"MADV_DONTNEED of 32 MiB (512 pages) x32", "MADV_PAGEOUT of 32 MiB",
 	"mprotect toggle of a page x64", "munmap of a page x32",
 };
 
@@ -379,7 +383,7 @@ static void ipi_op(int op, char *p, bool inside, struct ipi_one *o)
 	switch (op) {
 	case OP_DONTNEED:
 		for (int i = 0; i < IPI_DN_REPS; i++) {
-			fill_pat(p, IPI_LEN, PG, 0xd0 + i, 0);
+			fill_pat(p, IPI_LEN, IPI_DN_STEP, 0xd0 + i, 0);
 			ipi_take(&b1, &b0);
 			t = now_sec();
 			res = madvise(p, IPI_LEN, MADV_DONTNEED);
@@ -393,9 +397,9 @@ static void ipi_op(int op, char *p, bool inside, struct ipi_one *o)
 			}
 		}
 		/* private anonymous memory reads back zero; a memfd keeps its data */
-		for (size_t off = 0; off < IPI_LEN; off += PG) {
+		for (size_t off = 0; off < IPI_LEN; off += IPI_DN_STEP) {
 			uint64_t v = *wordp(p, off, 0);
-			uint64_t want = inside ? 0 : pat(0xd0 + IPI_DN_REPS - 1, off / PG);
+			uint64_t want = inside ? 0 : pat(0xd0 + IPI_DN_REPS - 1, off / IPI_DN_STEP);
 
 			if (v != want) {
 				snprintf(o->why, sizeof(o->why), "after MADV_DONTNEED: %#lx at +%#zx, not %#lx",
@@ -589,15 +593,16 @@ TEST_F_TIMEOUT(sharers, ipi_targeted, 600)
 	       res->noise.cal, res->noise.tlb);
 	for (int op = 0; op < NOPS && res->done; op++) {
 		struct ipi_one *in = &res->r[op][0], *out = &res->r[op][1];
+		long long allowed = IPI_SLACK + IPI_PER_SEC * (long long)(in->secs + 1);
 
 		TH_LOG("%s: inside the region: CPU 1 CAL %+lld TLB %+lld (CPU 0 CAL %+lld TLB %+lld), %.3f s; memfd outside: CPU 1 CAL %+lld TLB %+lld (CPU 0 CAL %+lld TLB %+lld), %.3f s",
 		       op_name[op], in->d1.cal, in->d1.tlb, in->d0.cal, in->d0.tlb, in->secs,
 		       out->d1.cal, out->d1.tlb, out->d0.cal, out->d0.tlb, out->secs);
 		EXPECT_TRUE(in->ok) TH_LOG("%s inside: %s", op_name[op], in->why);
 		EXPECT_TRUE(out->ok) TH_LOG("%s on the memfd: %s", op_name[op], out->why);
-		EXPECT_GE(IPI_SLACK, in->d1.cal + in->d1.tlb)
-			TH_LOG("%s inside the region interrupted CPU 1, which runs no sharer, %lld times",
-			       op_name[op], in->d1.cal + in->d1.tlb);
+		EXPECT_GE(allowed, in->d1.cal + in->d1.tlb)
+			TH_LOG("%s inside the region interrupted CPU 1, which runs no sharer, %lld times (%lld allowed for %.1f s)",
+			       op_name[op], in->d1.cal + in->d1.tlb, allowed, in->secs);
 	}
 	no_report(_metadata, self);
 }
@@ -608,15 +613,25 @@ TEST_F_TIMEOUT(sharers, ipi_targeted, 600)
 #define FC_TOGGLES	1000
 #define FC_OFF		(2 * MiB)
 
-/* 1000 mprotect() toggles of @p's first page: seconds per toggle, or -1. */
+/*
+ * 1000 mprotect() toggles of @p's first page, three times: seconds per
+ * toggle of the fastest run (TCG timing on a busy host varies), or -1.
+ */
 static double toggle_cost(char *p)
 {
-	double t = now_sec();
+	double best = -1;
 
-	for (int i = 0; i < FC_TOGGLES; i++)
-		if (mprotect(p, PG, i % 2 ? RW : PROT_READ))
-			return -1;
-	return (now_sec() - t) / FC_TOGGLES;
+	for (int r = 0; r < 3; r++) {
+		double t = now_sec();
+
+		for (int i = 0; i < FC_TOGGLES; i++)
+			if (mprotect(p, PG, i % 2 ? RW : PROT_READ))
+				return -1;
+		t = (now_sec() - t) / FC_TOGGLES;
+		if (best < 0 || t < best)
+			best = t;
+	}
+	return best;
 }
 
 TEST_F_TIMEOUT(sharers, flush_cost, 600)
@@ -634,7 +649,9 @@ TEST_F_TIMEOUT(sharers, flush_cost, 600)
 	m = mmap(NULL, PG, RW, MAP_SHARED, memfd, 0);
 	ASSERT_NE(MAP_FAILED, m);
 	m[0] = 1;
+	ASSERT_EQ(0, pin_to_cpu(0));
 	ctl = toggle_cost(m);
+	toggle_cost(a + FC_OFF);	/* warm up */
 
 	for (int k = 0; k < 3; k++) {
 		struct barrier b;
@@ -661,7 +678,7 @@ TEST_F_TIMEOUT(sharers, flush_cost, 600)
 		barrier_release(&b);
 		EXPECT_EQ(0, reap_children());
 		nkids = 0;
-		TH_LOG("%d sharer(s): %d mprotect toggles of a page inside the region: %.1f us per toggle (memfd outside, 1 process: %.1f us)",
+		TH_LOG("%d sharer(s): %d mprotect toggles of a page inside the region (best of 3): %.1f us per toggle (memfd outside, 1 process: %.1f us)",
 		       n, FC_TOGGLES, cost[k] * 1e6, ctl * 1e6);
 	}
 	TH_LOG("flush cost per mprotect inside with N sharers: N=1 %.1f us, N=10 %.1f us, N=100 %.1f us",
@@ -718,12 +735,31 @@ static void cr_reader(char *p, struct cr_shared *s)
 	_exit(0);
 }
 
+/* A /proc/vmstat counter, or -1. */
+static long long vmstat_get(const char *name)
+{
+	size_t len = strlen(name);
+	long long val = -1;
+	char line[256];
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, len) && line[len] == ' ') {
+			val = strtoll(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
 TEST_F_TIMEOUT(sharers, reclaim_under_reader, 600)
 {
 	struct cr_shared *s = shared_mem(sizeof(*s));
 	int fd = ms_must_create(_metadata, RGN);
 	char *a = ms_must_attach(_metadata, fd, RGN, NULL, RW);
-	long out_total = 0;
+	long long out0, out1;
 	pid_t pid;
 
 	if (ncpus() < 2)
@@ -743,26 +779,26 @@ TEST_F_TIMEOUT(sharers, reclaim_under_reader, 600)
 	ASSERT_TRUE(s->ready);
 	EXPECT_EQ(1, s->cpu);
 
+	out0 = vmstat_get("pswpout");
 	for (int r = 0; r < CR_ROUNDS; r++) {
-		long passes = s->passes, res;
+		long passes = s->passes;
 
 		while (s->passes < passes + 1 && !s->bad)
 			sleep_ms(5);
 		ASSERT_EQ(0, madvise(a, CR_LEN, MADV_PAGEOUT)) TH_LOG("PAGEOUT: %s", strerror(errno));
-		res = resident_pages(a, CR_LEN);
-		out_total += (long)(CR_LEN / PG) - res;
 		/* new data, then the new generation */
 		fill_pat(a, CR_LEN, PG, CR_TAG + s->gen + 1, 0);
 		__atomic_store_n(&s->gen, s->gen + 1, __ATOMIC_RELEASE);
 	}
+	out1 = vmstat_get("pswpout");
 	s->stop = 1;
 	EXPECT_TRUE(kid_ok(pid, "reader on CPU 1"));
-	TH_LOG("%d rounds of MADV_PAGEOUT of %lu MiB (%ld pages paged out in all) under a reader on CPU 1: %ld passes, %ld reads, %ld wrong",
-	       CR_ROUNDS, CR_LEN / MiB, out_total, s->passes, s->reads, s->bad);
+	TH_LOG("%d rounds of MADV_PAGEOUT of %lu MiB (pswpout %+lld pages) under a reader on CPU 1: %ld passes, %ld reads, %ld wrong",
+	       CR_ROUNDS, CR_LEN / MiB, out1 - out0, s->passes, s->reads, s->bad);
 	EXPECT_EQ(0, s->bad) TH_LOG("first wrong read: %#lx at +%#lx in generation %lu",
 				    (unsigned long)s->bad_val, s->bad_off, (unsigned long)s->bad_gen);
 	EXPECT_LT(CR_ROUNDS, s->passes);
-	EXPECT_LT(0, out_total) TH_LOG("MADV_PAGEOUT paged nothing out");
+	EXPECT_LT(0, out1 - out0) TH_LOG("MADV_PAGEOUT paged nothing out");
 	EXPECT_EQ(-1, check_pat(a, CR_LEN, PG, CR_TAG + CR_ROUNDS, 0));
 	EXPECT_EQ(0, munmap(a, RGN));
 	close(fd);
@@ -1447,11 +1483,22 @@ TEST_F_TIMEOUT(sharers, oom_picks_sharer, 300)
 		ASSERT_EQ((ssize_t)sizeof(n), read(sa[0], &n, sizeof(n)));
 		mib = n;
 	}
+	/* The victim was signalled; wait until one of the two has exited. */
+	sharer_dead = false;
+	innocent_alive = true;
+	for (int i = 0; i < 200 && !sharer_dead && innocent_alive; i++) {
+		if (waitpid(sharer, &status, WNOHANG) == sharer) {
+			sharer_dead = true;
+			kid_done(sharer);
+		}
+		if (waitpid(innocent, NULL, WNOHANG) == innocent) {
+			innocent_alive = false;
+			kid_done(innocent);
+		}
+		if (!sharer_dead && innocent_alive)
+			sleep_ms(50);
+	}
 	kills = cg_key(cg_dir, "memory.events", "oom_kill");
-	sharer_dead = waitpid(sharer, &status, WNOHANG) == sharer;
-	if (sharer_dead)
-		kid_done(sharer);
-	innocent_alive = waitpid(innocent, NULL, WNOHANG) == 0;
 	kmsg_find(kfd, "Killed process", line, sizeof(line));
 	TH_LOG("memcg of %s: the trigger allocated %ld MiB; oom_kill %ld; the sharer (pid %d, 64 MiB region) %s, the innocent (pid %d, 12 MiB) %s; kernel: %s",
 	       OOM_MAX, mib, kills, sharer, sharer_dead ? "killed" : "alive", innocent,
@@ -1463,8 +1510,10 @@ TEST_F_TIMEOUT(sharers, oom_picks_sharer, 300)
 	}
 	EXPECT_TRUE(innocent_alive) TH_LOG("the OOM killer killed the innocent process");
 	kid_kill(alloc);
-	kid_kill(innocent);
-	kid_kill(sharer);
+	if (innocent_alive)
+		kid_kill(innocent);
+	if (!sharer_dead)
+		kid_kill(sharer);
 	close(ss[0]);
 	close(si[0]);
 	close(sa[0]);
