@@ -9,14 +9,16 @@
  * TLB flushes, targeted:
  *  - ipi_targeted: a sharer pinned to CPU 0 (and a second, idle one on
  *    CPU 0) works inside a region while an unrelated process spins on
- *    CPU 1: MADV_DONTNEED of 32 MiB (32 times, a page per 64 KiB
+ *    CPU 1: MADV_DONTNEED of 32 MiB (64 times, a page per 64 KiB
  *    populated before each), MADV_PAGEOUT of 32 MiB of private anonymous
  *    memory (swap on a ram disk), 64 mprotect() toggles of a page, 32
  *    munmap()s of a page.  CPU 1's function-call (CAL) and TLB-shootdown
- *    (TLB) interrupts of /proc/interrupts may move by 3, and 2 more per
- *    second that the calls took (the guest's background: up to ~1.3/s
- *    was seen on CPU 1 around operations outside any region), at most;
- *    the operation still works on CPU 0.  The same operations on an ordinary MAP_SHARED memfd mapping
+ *    (TLB) interrupts of /proc/interrupts may move by what the same
+ *    operation on an ordinary MAP_SHARED memfd mapping (the control) moved
+ *    them, plus 3, plus 2 per second that the calls inside took longer
+ *    than the control's (the guest has background CAL on CPU 1: up to 26
+ *    in 32 MADV_DONTNEEDs of the memfd was seen); the operation still
+ *    works on CPU 0.  The same operations on an ordinary MAP_SHARED memfd mapping
  *    are logged as the control.  (A kernel that flushes every CPU for a
  *    region, flush_tlb_all(), sends CPU 1 an IPI per flush: thousands for
  *    the PAGEOUT.)
@@ -313,14 +315,14 @@ static int ipis_read(int cpu, struct ipis *out)
 	return out->cal >= 0 && out->tlb >= 0 ? 0 : -1;
 }
 
-#define IPI_SLACK	3	/* CAL + TLB on CPU 1 per operation, */
-#define IPI_PER_SEC	2	/* and per second the calls took */
+#define IPI_SLACK	3	/* CAL + TLB on CPU 1 beyond the control's, */
+#define IPI_PER_SEC	2	/* and per second the calls took beyond its */
 #define IPI_LEN		(32 * MiB)
 #define IPI_DN_OFF	0		/* MADV_DONTNEED, private anonymous */
 #define IPI_PO_OFF	(64 * MiB)	/* MADV_PAGEOUT, private anonymous */
 #define IPI_MP_OFF	(128 * MiB)	/* mprotect toggles, one page */
 #define IPI_MU_OFF	(132 * MiB)	/* munmap, one page */
-#define IPI_DN_REPS	32
+#define IPI_DN_REPS	64
 #define IPI_DN_STEP	(64 * KiB)	/* a page populated per 64 KiB */
 #define IPI_MP_REPS	64
 #define IPI_MU_REPS	32
@@ -328,7 +330,7 @@ static int ipis_read(int cpu, struct ipis *out)
 enum { OP_DONTNEED, OP_PAGEOUT, OP_MPROTECT, OP_MUNMAP, NOPS };
 
 static const char *const op_name[NOPS] = {
-	"MADV_DONTNEED of 32 MiB (512 pages) x32", "MADV_PAGEOUT of 32 MiB",
+	"MADV_DONTNEED of 32 MiB (512 pages) x64", "MADV_PAGEOUT of 32 MiB",
 	"mprotect toggle of a page x64", "munmap of a page x32",
 };
 
@@ -593,7 +595,9 @@ TEST_F_TIMEOUT(sharers, ipi_targeted, 600)
 	       res->noise.cal, res->noise.tlb);
 	for (int op = 0; op < NOPS && res->done; op++) {
 		struct ipi_one *in = &res->r[op][0], *out = &res->r[op][1];
-		long long allowed = IPI_SLACK + IPI_PER_SEC * (long long)(in->secs + 1);
+		double longer = in->secs > out->secs ? in->secs - out->secs : 0;
+		long long allowed = out->d1.cal + out->d1.tlb + IPI_SLACK +
+				    IPI_PER_SEC * (long long)(longer + 1);
 
 		TH_LOG("%s: inside the region: CPU 1 CAL %+lld TLB %+lld (CPU 0 CAL %+lld TLB %+lld), %.3f s; memfd outside: CPU 1 CAL %+lld TLB %+lld (CPU 0 CAL %+lld TLB %+lld), %.3f s",
 		       op_name[op], in->d1.cal, in->d1.tlb, in->d0.cal, in->d0.tlb, in->secs,
@@ -601,8 +605,8 @@ TEST_F_TIMEOUT(sharers, ipi_targeted, 600)
 		EXPECT_TRUE(in->ok) TH_LOG("%s inside: %s", op_name[op], in->why);
 		EXPECT_TRUE(out->ok) TH_LOG("%s on the memfd: %s", op_name[op], out->why);
 		EXPECT_GE(allowed, in->d1.cal + in->d1.tlb)
-			TH_LOG("%s inside the region interrupted CPU 1, which runs no sharer, %lld times (%lld allowed for %.1f s)",
-			       op_name[op], in->d1.cal + in->d1.tlb, allowed, in->secs);
+			TH_LOG("%s inside the region interrupted CPU 1, which runs no sharer, %lld times (%lld allowed: the control's, and %.1f s longer)",
+			       op_name[op], in->d1.cal + in->d1.tlb, allowed, longer);
 	}
 	no_report(_metadata, self);
 }
