@@ -1676,7 +1676,7 @@ static void expect_pids(struct __test_metadata *_metadata, int fd,
 static int pid_listed(int fd, pid_t pid)
 {
 	int got[PIDS_MAX];
-	unsigned int count;
+	unsigned int count = 0;
 
 	if (get_pids(fd, got, PIDS_MAX, &count))
 		return -1;
