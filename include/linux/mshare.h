@@ -112,9 +112,10 @@ unsigned long __mshare_mm_rss(struct mm_struct *mm, bool share);
 int mshare_vma_sharers(struct vm_area_struct *vma);
 
 /*
- * Region pages that @mm reaches through its attachments: each region once
- * (RssMshare, in VmRSS), or with @share, each attachment's share (divided
- * by the region's attachments: OOM badness).  Never sleeps.
+ * Region pages that @mm reaches through its attachments: once per
+ * attachment, as RSS counts a page per PTE (RssMshare, in VmRSS), or with
+ * @share, each attachment's share (divided by the region's attachments:
+ * OOM badness).  Never sleeps.
  */
 static inline unsigned long mshare_mm_rss(struct mm_struct *mm, bool share)
 {

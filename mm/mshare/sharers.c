@@ -197,23 +197,13 @@ static unsigned long mshare_resident_fast(struct mshare_region *r)
 	return pages;
 }
 
-/* Is @s the first of its mm's attachments to its region in mshare_mms? */
-static bool mshare_first_of_region(struct mshare_sharer *s)
-{
-	struct mshare_sharer *t;
-
-	hash_for_each_possible(mshare_mms, t, mm_node, (unsigned long)s->mm)
-		if (t == s || (t->mm == s->mm && t->region == s->region))
-			return t == s;
-	return true;
-}
-
 /*
- * The region pages that @mm reaches through its attachments, each region
- * counted once (RssMshare, and so VmRSS); or, with @share, each
- * attachment's share, the region's pages divided by its attachments (OOM
- * badness: what killing @mm's processes would give back, on average).
- * Never sleeps: oom_badness() calls it under task_lock().
+ * The region pages that @mm reaches through its attachments, counted once
+ * per attachment, as RSS counts a page once per PTE that maps it
+ * (RssMshare, and so VmRSS); or, with @share, each attachment's share, the
+ * region's pages divided by its attachments (OOM badness: what killing
+ * @mm's processes would give back, on average).  Never sleeps:
+ * oom_badness() calls it under task_lock().
  */
 unsigned long __mshare_mm_rss(struct mm_struct *mm, bool share)
 {
@@ -222,13 +212,14 @@ unsigned long __mshare_mm_rss(struct mm_struct *mm, bool share)
 
 	spin_lock(&mshare_mms_lock);
 	hash_for_each_possible(mshare_mms, s, mm_node, (unsigned long)mm) {
+		unsigned long n;
+
 		if (s->mm != mm)
 			continue;
+		n = mshare_resident_fast(s->region);
 		if (share)
-			pages += mshare_resident_fast(s->region) /
-				 max(atomic_read(&s->region->nr_attach), 1);
-		else if (mshare_first_of_region(s))
-			pages += mshare_resident_fast(s->region);
+			n /= max(atomic_read(&s->region->nr_attach), 1);
+		pages += n;
 	}
 	spin_unlock(&mshare_mms_lock);
 	return pages;
