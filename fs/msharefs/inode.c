@@ -230,6 +230,8 @@ static long msharefs_region_ioctl(struct file *file, unsigned int cmd,
 		mshare_region_stat(r, &st);
 		return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 	}
+	case MSHAREFS_GET_PIDS:
+		return mshare_region_get_pids(r, uarg);
 	default:
 		return -ENOTTY;
 	}

@@ -30,7 +30,7 @@ static bool mshare_access_ok(struct vm_area_struct *rvma, unsigned int flags)
  * The region's PUD entry for @raddr.  Lockless: a region's PUD entries,
  * once set, stay set until the region is freed (see free_pmd_range()).
  */
-static pud_t mshare_region_pud(struct mm_struct *rmm, unsigned long raddr)
+pud_t mshare_region_pud(struct mm_struct *rmm, unsigned long raddr)
 {
 	pgd_t *pgd = pgd_offset(rmm, raddr);
 	p4d_t *p4d;
@@ -334,6 +334,43 @@ unlock:
 }
 
 /*
+ * Undo mshare_link_all() of an attachment that mmap() is about to drop
+ * without closing it: clear every PUD entry it linked and flush them as
+ * freed tables, before it leaves the region's sharers.  The caller holds
+ * the mm's mmap_lock for writing.
+ */
+void mshare_unlink_all(struct vm_area_struct *vma)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long addr;
+	bool unlinked = false;
+
+	mmap_assert_write_locked(mm);
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PUD_SIZE) {
+		pgd_t *pgd = pgd_offset(mm, addr);
+		spinlock_t *ptl;	/* the process's PUD lock */
+		p4d_t *p4d;
+		pud_t *pud;
+
+		if (pgd_none_or_clear_bad(pgd))
+			continue;
+		p4d = p4d_offset(pgd, addr);
+		if (p4d_none_or_clear_bad(p4d))
+			continue;
+		pud = pud_offset(p4d, addr);
+		if (!mshare_pud_foreign(mm, *pud))
+			continue;
+		ptl = pud_lock(mm, pud);
+		pud_clear(pud);
+		spin_unlock(ptl);
+		unlinked = true;
+	}
+	if (unlinked)
+		flush_tlb_mm_range(mm, vma->vm_start, vma->vm_end, PUD_SHIFT,
+				   true);
+}
+
+/*
  * GUP through attachment @vma at @addr: the region's VMA there, with the
  * region's mmap_lock held for reading (drop it with mmap_read_unlock() of
  * the VMA's mm), and the region address in *@raddr; or NULL, unlocked, for
@@ -355,16 +392,6 @@ struct vm_area_struct *mshare_lock_region_vma(struct vm_area_struct *vma,
 	if (!rvma)
 		mmap_read_unlock(rmm);
 	return rvma;
-}
-
-/*
- * A change to the region's page tables: the region's mm runs on no CPU,
- * its sharers' mms do, on any CPU and under their own PCIDs.  Flush
- * everything everywhere; a targeted flush can come later.
- */
-void mshare_flush_tlb(struct mm_struct *mm)
-{
-	flush_tlb_all();
 }
 
 struct mm_struct *__mshare_futex_mm(struct mm_struct *mm,
