@@ -4,6 +4,7 @@
 #   make check    every test (host side and in the VM); last line "N passed, N failed"
 #   make vm-run CMD='...' [FILES=dir]   run your own command on the mshare kernel
 #   make bench-pgbench [QUICK=1]   PostgreSQL (pgbench) plainly and under mshare-run
+#   make soak DURATION=30m [SEED=S]   mshare_fuzz and mshare_stress for that long, gated
 #
 # Other targets: deps kernel tests initramfs clean distclean host-tests.
 
@@ -52,7 +53,7 @@ SAMPLE_BINS := $(patsubst samples/mshare/%.c,$(B)/samples/%,$(SAMPLE_SRCS))
 SAMPLE_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -isystem $(B)/hdr/include \
 	-I$(TOP)/userspace/libmshare/include -I$(TOP)/samples/mshare
 
-.PHONY: all deps kernel kernel-tree lib tests samples check run vm-run bench-pgbench host-tests clean distclean
+.PHONY: all deps kernel kernel-tree lib tests samples check run vm-run bench-pgbench soak host-tests clean distclean
 
 all: kernel tests
 
@@ -125,6 +126,13 @@ check: tests
 
 run: tests
 	@$(TOP)/harness/demo.sh
+
+# One boot: mshare_fuzz (SEED, SEED+1, ... in chunks) and mshare_stress in
+# turn for DURATION (30m, 2h, 900s), gated like make check.
+DURATION ?= 30m
+soak: tests
+	@DURATION='$(DURATION)' SEED='$(SEED)' CHUNK='$(CHUNK)' FUZZ_ARGS='$(FUZZ_ARGS)' \
+		$(TOP)/harness/soak.sh
 
 vm-run: tests
 	@test -n "$(CMD)" || { echo "usage: make vm-run CMD='command' [FILES=dir]"; exit 2; }

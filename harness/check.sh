@@ -28,6 +28,8 @@ bash "$top/tests/host/test_gate_live.sh" > "$B/gate-live.tap" 2> "$B/gate-live.e
 echo "[time] gate-live: $(( $(date +%s) - t0 ))s" >&2
 grep -v '^ok' "$B/gate-live.tap" || true
 rm -f "$B/check.job.log" "$B/check.guest.log"
+# KMEMLEAK=1: boot with kmemleak on; check-job.sh scans after the suite.
+[ "${KMEMLEAK:-0}" = 1 ] && export VM_APPEND="${VM_APPEND:-} kmemleak=on"
 vm() {
 	"$top/harness/run-vm.sh" --name check --timeout "${CHECK_TIMEOUT:-2400}" \
 		"$top/harness/check-job.sh" > "$B/check.console" 2>&1

@@ -18,7 +18,7 @@ result() {
 }
 echo "TAP version 13"
 mans=$(git ls-files 'userspace/*.[1-8]' 2>/dev/null || find userspace -name '*.[1-8]')
-echo "1..$(( $(echo $files | wc -w) + $(ls patches/*.patch 2>/dev/null | wc -l) + $(echo $dirs | wc -w) + $(echo $mans | wc -w) ))"
+echo "1..$(( $(echo $files | wc -w) + $(ls patches/*.patch 2>/dev/null | wc -l) + $(echo $dirs | wc -w) + $(echo $mans | wc -w) + 2 ))"
 for f in $files; do
 	out=$(perl "$cp" --no-tree --strict --terse -f "$f" 2>&1 | grep -E 'ERROR|WARNING|CHECK')
 	result $([ -z "$out" ] && echo 0 || echo 1) "checkpatch --strict $f"
@@ -36,6 +36,23 @@ for d in $dirs; do
 	result $([ -z "$out" ] && echo 0 || echo 1) "W=1 build of $d"
 	[ -z "$out" ] || printf '%s\n' "$out" | head -20 | sed 's/^/# /'
 done
+# sparse: clean in our files and on every line our patches add; upstream's
+# own warnings in the hooked files are listed, not counted.
+out=$(bash "$top/harness/sparse-check.sh" 2>&1)
+rc=$?
+newl=$(printf '%s\n' "$out" | grep '^NEW' || true)
+oldn=$(printf '%s\n' "$out" | grep -c '^OLD' || true)
+result $([ $rc = 0 ] && [ -z "$newl" ] && echo 0 || echo 1) \
+	"sparse (C=2) of mm/mshare/, fs/msharefs/ and the hooked files ($oldn upstream warnings in hooked files)"
+[ $rc = 0 ] || printf '%s\n' "$out" | head -5 | sed 's/^/# /'
+[ -z "$newl" ] || printf '%s\n' "$newl" | head -40 | sed 's/^/# /'
+printf '%s\n' "$out" | grep '^OLD' | head -${LINT_SHOW_OLD:-0} | sed 's/^/# /'
+# The hooks with the feature off: CONFIG_MSHARE=n in a tree of its own.
+out=$(bash "$top/harness/nomshare-build.sh" 2>&1)
+rc=$?
+result $([ $rc = 0 ] && [ -z "$out" ] && echo 0 || echo 1) \
+	"CONFIG_MSHARE=n build of mm/ fs/ kernel/ arch/x86/mm/ arch/x86/entry/ without warnings"
+[ -z "$out" ] || printf '%s\n' "$out" | head -40 | sed 's/^/# /'
 for m in $mans; do
 	# .so pages are links: render them from their directory's parent
 	out=$(cd "$(dirname "$m")/.." && groff -man -Tutf8 -ww -z "$(basename "$(dirname "$m")")/$(basename "$m")" 2>&1)

@@ -372,21 +372,6 @@ TEST_F_TIMEOUT(boundary, reaper_mrelease_ro_sharer, 120)
  */
 #define OOM_MAX		"8M"
 
-static bool cg_write(const char *dir, const char *file, const char *val)
-{
-	char path[256];
-	int fd;
-	bool ok;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return false;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok;
-}
-
 TEST_F_TIMEOUT(boundary, memcg_oom_ro_sharer, 180)
 {
 	int kfd = kmsg_from_now(), status, reaper;

@@ -18,7 +18,7 @@ n=0
 failed=0
 pids=
 
-echo "1..122"
+echo "1..123"
 
 cleanup() {
 	for p in $pids; do
@@ -266,17 +266,17 @@ check "create mshare_info: File exists" '[ $rc = 1 ] && err_is "mshare: cannot c
 
 # ---- ls ----
 run "$M" ls
-check "ls: exit 0, header" '[ $rc = 0 ] && err_empty && [ "$(head -n 1 $T/out | tr -s " ")" = "NAME SIZE OWNER MODE ATTACH RESIDENT PGTABLE SAVED" ]'
-check "ls: an idle 1G region" 'row_re "${P}a 1\.0G root -rw------- 0 0 $H 0" && [ "$(ptb ${P}a)" -gt 0 ]'
-check "ls: 2G, mode 0644" 'row_re "${P}b 2\.0G root -rw-r--r-- 0 0 $H 0"'
-check "ls: 0.5T shows as 512G, 3GB as 3.0G" 'row_re "${P}f 512G root -rw------- 0 0 $H 0" && row_re "${P}g 3\.0G root -rw------- 0 0 $H 0"'
+check "ls: exit 0, header" '[ $rc = 0 ] && err_empty && [ "$(head -n 1 $T/out | tr -s " ")" = "NAME SIZE OWNER MODE ATTACH PROCS RESIDENT PGTABLE SAVED PIDS" ]'
+check "ls: an idle 1G region" 'row_re "${P}a 1\.0G root -rw------- 0 0 0 $H 0 -" && [ "$(ptb ${P}a)" -gt 0 ]'
+check "ls: 2G, mode 0644" 'row_re "${P}b 2\.0G root -rw-r--r-- 0 0 0 $H 0 -"'
+check "ls: 0.5T shows as 512G, 3GB as 3.0G" 'row_re "${P}f 512G root -rw------- 0 0 0 $H 0 -" && row_re "${P}g 3\.0G root -rw------- 0 0 0 $H 0 -"'
 check "ls: sorted by name, mshare_info not listed" '[ "$(grep -o "^${P}[a-g] " $T/out | tr -d " " | tr "\n" " ")" = "${P}a ${P}b ${P}c ${P}d ${P}e ${P}f ${P}g " ] && ! grep -q mshare_info $T/out'
 run "$M" ls --bytes
-check "ls --bytes: exact sizes" '[ $rc = 0 ] && row_is "${P}a 1073741824 root -rw------- 0 0 $(ptb ${P}a) 0" && row_is "${P}f 549755813888 root -rw------- 0 0 $(ptb ${P}f) 0"'
+check "ls --bytes: exact sizes" '[ $rc = 0 ] && row_is "${P}a 1073741824 root -rw------- 0 0 0 $(ptb ${P}a) 0 -" && row_is "${P}f 549755813888 root -rw------- 0 0 0 $(ptb ${P}f) 0 -"'
 run "$M" ls --json
 check "ls --json is valid JSON" '[ $rc = 0 ] && json_valid && err_empty'
 check "ls --json: the directory, one object per region" 'top_has "{\"directory\":\"/sys/fs/mshare\",\"regions\":[" && [ "$(tr "{" "\n" < $T/out | grep -c "\"name\":\"$P")" = 7 ]'
-check "ls --json: an idle region's fields" 'json_has ${P}a "\"name\":\"${P}a\",\"size\":1073741824,\"uid\":0,\"user\":\"root\",\"gid\":0,\"group\":\"root\",\"mode\":\"0600\",\"attachments\":0,\"mappings\":0,\"resident\":0,\"pgtable\":$(ptb ${P}a),\"pgtable_saved\":0}"'
+check "ls --json: an idle region's fields" 'json_has ${P}a "\"name\":\"${P}a\",\"size\":1073741824,\"uid\":0,\"user\":\"root\",\"gid\":0,\"group\":\"root\",\"mode\":\"0600\",\"attachments\":0,\"mappings\":0,\"resident\":0,\"pgtable\":$(ptb ${P}a),\"pgtable_saved\":0,\"processes\":0,\"pids\":[]}"'
 check "ls --json: sizes in bytes" '[ "$(json_num ${P}f size)" = 549755813888 ] && json_has ${P}b "\"mode\":\"0644\""'
 run "$M" --json ls
 check "--json before the command" '[ $rc = 0 ] && json_valid && json_has ${P}a "\"size\":1073741824,"'
@@ -284,11 +284,11 @@ check "--json before the command" '[ $rc = 0 ] && json_valid && json_has ${P}a "
 # ---- stat ----
 run "$M" stat ${P}a
 check "stat: exit 0" '[ $rc = 0 ] && err_empty'
-check "stat: the figures" 'out_has "name:          ${P}a" && out_has "size:          1.0G" && out_has "owner:         root (0)" && out_has "group:         root (0)" && out_has "mode:          -rw------- (0600)" && out_has "attachments:   0" && out_has "mappings:      0" && out_has "resident:      0" && out_re "^pgtable: +$H$" && out_has "pgtable_saved: 0"'
+check "stat: the figures" 'out_has "name:          ${P}a" && out_has "size:          1.0G" && out_has "owner:         root (0)" && out_has "group:         root (0)" && out_has "mode:          -rw------- (0600)" && out_has "attachments:   0" && out_has "mappings:      0" && out_has "resident:      0" && out_re "^pgtable: +$H$" && out_has "pgtable_saved: 0" && out_has "processes:     0" && out_has "pids:          -"'
 check "stat: no mapping table for an empty region" '! grep -q "^START" $T/out'
 run "$M" stat --json ${P}b
 check "stat --json is valid JSON" '[ $rc = 0 ] && json_valid'
-check "stat --json fields" 'json_has ${P}b "\"size\":2147483648,\"uid\":0,\"user\":\"root\",\"gid\":0,\"group\":\"root\",\"mode\":\"0644\",\"attachments\":0,\"mappings\":0,\"resident\":0,\"pgtable\":$(ptb ${P}b),\"pgtable_saved\":0,\"maps\":[]}"'
+check "stat --json fields" 'json_has ${P}b "\"size\":2147483648,\"uid\":0,\"user\":\"root\",\"gid\":0,\"group\":\"root\",\"mode\":\"0644\",\"attachments\":0,\"mappings\":0,\"resident\":0,\"pgtable\":$(ptb ${P}b),\"pgtable_saved\":0,\"processes\":0,\"pids\":[],\"maps\":[]}"'
 run "$M" stat --bytes ${P}b
 check "stat --bytes" '[ $rc = 0 ] && out_has "size:          2147483648"'
 run "$M" stat ${P}zz
@@ -303,7 +303,7 @@ check "stat mshare_info: not a region" '[ $rc = 1 ] && err_is "mshare: '\''mshar
 # ---- the mainline way: open(O_CREAT) and ftruncate ----
 touch $D/${P}m
 run "$M" ls
-check "ls: a region whose size is not set yet" '[ $rc = 0 ] && row_is "${P}m 0 root -rw------- 0 0 0 0"'
+check "ls: a region whose size is not set yet" '[ $rc = 0 ] && row_is "${P}m 0 root -rw------- 0 0 0 0 0 -"'
 run "$M" attach ${P}m --seconds 0
 check "attach a region of size 0: EINVAL, exit 1" '[ $rc = 1 ] && err_is "mshare: cannot attach '\''${P}m'\'': Invalid argument"'
 truncate -s 1G $D/${P}m
@@ -320,11 +320,11 @@ wait_attach ${P}a 1
 wa=$?
 check "stat: one attachment" '[ $wa = 0 ]'
 run "$M" stat ${P}a
-check "stat: the attached region's figures" '[ $rc = 0 ] && out_has "attachments:   1" && out_has "mappings:      1" && out_has "pgtable_saved: 0" && ! out_has "pgtable:       0" && ! out_has "resident:      0"'
+check "stat: the attached region's figures" '[ $rc = 0 ] && out_has "attachments:   1" && out_has "processes:     1" && out_has "pids:          $h1" && out_has "mappings:      1" && out_has "pgtable_saved: 0" && ! out_has "pgtable:       0" && ! out_has "resident:      0"'
 check "stat: the mapping table" 'out_re "^START +END +SIZE +PERMS +TYPE +OFFSET$" && row_is "0 0x1000000 16M rw-s shmem 0"'
 run "$M" stat --json ${P}a
 check "stat --json of an attached region is valid" '[ $rc = 0 ] && json_valid'
-check "stat --json: attachments 1, pgtable > 0, resident >= 16M" '[ "$(json_num ${P}a attachments)" = 1 ] && [ "$(json_num ${P}a pgtable)" -gt 0 ] && [ "$(json_num ${P}a resident)" -ge 16777216 ] && [ "$(json_num ${P}a pgtable_saved)" = 0 ] && [ "$(json_num ${P}a mappings)" = 1 ]'
+check "stat --json: attachments 1, processes 1, pgtable > 0, resident >= 16M" '[ "$(json_num ${P}a attachments)" = 1 ] && [ "$(json_num ${P}a processes)" = 1 ] && json_has ${P}a "\"pids\":[$h1]," && [ "$(json_num ${P}a pgtable)" -gt 0 ] && [ "$(json_num ${P}a resident)" -ge 16777216 ] && [ "$(json_num ${P}a pgtable_saved)" = 0 ] && [ "$(json_num ${P}a mappings)" = 1 ]'
 check "stat --json: the mapping" 'top_has "\"maps\":[{\"start\":0,\"end\":16777216,\"size\":16777216,\"perms\":\"rw-s\",\"type\":\"shmem\",\"offset\":0}]}"'
 
 "$M" --json attach ${P}a --touch 8M --seconds 600 > $T/h2.out 2> $T/h2.err &
@@ -337,13 +337,21 @@ wa=$?
 check "a second holder: two attachments" '[ $wa = 0 ]'
 run "$M" --json stat ${P}a
 pt=$(json_num ${P}a pgtable)
-check "two attachments: pgtable_saved = pgtable > 0" '[ $rc = 0 ] && [ "$pt" -gt 0 ] && [ "$(json_num ${P}a pgtable_saved)" = "$pt" ] && [ "$(json_num ${P}a attachments)" = 2 ]'
+# What each attachment would need for the 16M: 8 PTE tables and the PMD
+# table; pgtable_saved is that for both, less what the region holds.
+sv=$((2 * 9 * 4096 - pt))
+[ $sv -gt 0 ] || sv=0
+# the holders' pids, sorted
+pl=$(printf '%s\n' $h1 $h2 | sort -n | tr '\n' ',' | sed 's/,$//')
+check "two attachments: pgtable_saved measured, two processes" '[ $rc = 0 ] && [ "$pt" -gt 0 ] && [ "$(json_num ${P}a pgtable_saved)" = "$sv" ] && [ "$sv" -gt 0 ] && [ "$(json_num ${P}a attachments)" = 2 ] && [ "$(json_num ${P}a processes)" = 2 ] && json_has ${P}a "\"pids\":[$pl],"'
+run "$M" stat ${P}a
+check "stat: both holders' pids" '[ $rc = 0 ] && out_has "processes:     2" && out_has "pids:          $(echo $pl | tr , " ")"'
 run "$M" --json ls
-check "ls --json: two attachments and the savings" 'json_valid && [ "$(json_num ${P}a attachments)" = 2 ] && [ "$(json_num ${P}a pgtable_saved)" = "$pt" ] && [ "$(json_num ${P}a resident)" -ge 16777216 ]'
+check "ls --json: two attachments, the savings and the pids" 'json_valid && [ "$(json_num ${P}a attachments)" = 2 ] && [ "$(json_num ${P}a pgtable_saved)" = "$sv" ] && [ "$(json_num ${P}a resident)" -ge 16777216 ] && json_has ${P}a "\"processes\":2,\"pids\":[$pl]}"'
 run "$M" ls
-check "ls: ATTACH 2, SAVED = PGTABLE, not 0" '[ $rc = 0 ] && tr -s " " < $T/out | grep -E "^${P}a " | awk "{ exit !(\$5 == 2 && \$7 == \$8 && \$8 != \"0\" && \$6 != \"0\") }"'
+check "ls: ATTACH 2, PROCS 2, SAVED not 0, the PIDS" '[ $rc = 0 ] && tr -s " " < $T/out | grep -E "^${P}a " | awk -v pl="$pl" "{ exit !(\$5 == 2 && \$6 == 2 && \$9 != \"0\" && \$7 != \"0\" && \$10 == pl) }"'
 run "$M" ls --bytes
-check "ls --bytes: SAVED in bytes" 'tr -s " " < $T/out | grep -qE "^${P}a 1073741824 root -rw------- 2 [0-9]+ $pt $pt$"'
+check "ls --bytes: SAVED in bytes" 'tr -s " " < $T/out | grep -qE "^${P}a 1073741824 root -rw------- 2 2 [0-9]+ $pt $sv $pl$"'
 
 run "$M" rm ${P}a
 check "rm while attached: exit 0" '[ $rc = 0 ] && out_empty && err_empty && [ ! -e $D/${P}a ]'
@@ -400,7 +408,7 @@ check "ls --json escapes them and stays valid" 'json_valid && top_has "\"name\":
 run "$M" stat --json "$q"
 check "stat --json escapes the name" '[ $rc = 0 ] && json_valid && top_has "{\"name\":\"${P}q\\\"uo\\\\te\","'
 run "$M" ls
-check "ls shows the tab as ?" 'row_re "${P}t\?ab 1\.0G root -rw------- 0 0 $H 0"'
+check "ls shows the tab as ?" 'row_re "${P}t\?ab 1\.0G root -rw------- 0 0 0 $H 0 -"'
 "$M" rm "$q" "$tab"
 r1=$?
 check "rm of those names" '[ $r1 = 0 ] && [ ! -e "$D/$q" ] && [ ! -e "$D/$tab" ]'
@@ -413,9 +421,9 @@ check "su to uid 1000 works" '[ $rc = 0 ] && out_has 1000'
 as_user "$M stat ${P}s"
 check "stat of root's 0600 region as a user: Permission denied" '[ $rc = 1 ] && out_empty && err_is "mshare: cannot stat '\''${P}s'\'': Permission denied"'
 as_user "$M ls"
-check "ls as a user: exit 0, figures of the unreadable region are -" '[ $rc = 0 ] && err_empty && row_is "${P}s 1.0G root -rw------- - - - -" && row_re "${P}r 1\.0G root -rw-r--r-- 0 0 $H 0"'
+check "ls as a user: exit 0, figures of the unreadable region are -" '[ $rc = 0 ] && err_empty && row_is "${P}s 1.0G root -rw------- - - - - - -" && row_re "${P}r 1\.0G root -rw-r--r-- 0 0 0 $H 0 -"'
 as_user "$M ls --json"
-check "ls --json as a user: null figures, size from stat" 'json_valid && json_has ${P}s "\"size\":1073741824,\"uid\":0,\"user\":\"root\",\"gid\":0,\"group\":\"root\",\"mode\":\"0600\",\"attachments\":null,\"mappings\":null,\"resident\":null,\"pgtable\":null,\"pgtable_saved\":null}"'
+check "ls --json as a user: null figures, size from stat" 'json_valid && json_has ${P}s "\"size\":1073741824,\"uid\":0,\"user\":\"root\",\"gid\":0,\"group\":\"root\",\"mode\":\"0600\",\"attachments\":null,\"mappings\":null,\"resident\":null,\"pgtable\":null,\"pgtable_saved\":null,\"processes\":null,\"pids\":null}"'
 as_user "$M rm ${P}s"
 check "rm of root's region as a user: Operation not permitted (sticky)" '[ $rc = 1 ] && err_is "mshare: cannot remove '\''${P}s'\'': Operation not permitted" && [ -e $D/${P}s ]'
 as_user "$M attach ${P}s --seconds 0"
@@ -429,7 +437,7 @@ check "stat of a 0644 region as a user works" '[ $rc = 0 ] && out_has "owner:   
 as_user "$M create ${P}u 1G"
 check "create as a user" '[ $rc = 0 ] && [ "$(stat -c %u $D/${P}u)" = 1000 ]'
 run "$M" ls
-check "ls: the owner by name from /etc/passwd" 'row_re "${P}u 1\.0G user -rw------- 0 0 $H 0"'
+check "ls: the owner by name from /etc/passwd" 'row_re "${P}u 1\.0G user -rw------- 0 0 0 $H 0 -"'
 run "$M" stat --json ${P}u
 check "stat --json: uid and user name" 'json_has ${P}u "\"uid\":1000,\"user\":\"user\",\"gid\":1000,\"group\":\"user\","'
 as_user "$M rm ${P}u"
@@ -449,5 +457,5 @@ check "info counts regions after rm" '[ $rc = 0 ] && out_has "regions:   $((befo
 
 # every region of this test is gone
 check "no region of this test is left" '! ls -A $D | grep -q "^$P"'
-[ $n = 122 ] || echo "# ran $n checks, the plan says 122"
+[ $n = 123 ] || echo "# ran $n checks, the plan says 123"
 exit $((failed > 0))

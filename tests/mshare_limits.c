@@ -34,9 +34,12 @@
  *    tables does: nr_tlb_remote_flush_received goes up.  munmap() of one
  *    anonymous page, which frees no table, is the control: the lazy CPU
  *    is skipped there.
- *  - teardown_flushes: dropping the last reference of a region with
- *    nothing attached (its last fd, or its name) flushes every CPU before
- *    its tables are freed.
+ *  - teardown_sends_no_flush: dropping the last reference of a region
+ *    with nothing attached (its last fd, or its name) frees its tables
+ *    without a remote TLB flush: the region's mm never ran on a CPU, and
+ *    each sharer's detach flushed its CPUs as for freed tables (issue 11:
+ *    flushes go to the sharers, and nothing is attached any more).  The
+ *    old kernel flushed every CPU there.
  *
  * The flush tests read the CONFIG_DEBUG_TLBFLUSH counters of /proc/vmstat
  * (nr_tlb_remote_flush: flushes a CPU started that had other CPUs in the
@@ -928,18 +931,6 @@ static void *lazy_b_fn(void *arg)
 	return NULL;
 }
 
-/* Is thread @tid of this process asleep (state S)? */
-static bool thread_sleeping(pid_t tid)
-{
-	char path[64], buf[256], *p;
-
-	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
-	if (read_first_line(path, buf, sizeof(buf)))
-		return false;
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && p[2] == 'S';
-}
-
 /* Have B touch its pages on CPU 1 and block again; CPU 1 then idles lazily. */
 static int lazy_b_touch(struct lazy_b *b)
 {
@@ -1035,12 +1026,12 @@ TEST_F_TIMEOUT(limits, detach_flushes_lazy_cpus, 120)
 	no_kernel_report(_metadata, self);
 }
 
-TEST_F_TIMEOUT(limits, teardown_flushes, 60)
+TEST_F_TIMEOUT(limits, teardown_sends_no_flush, 60)
 {
 	const int rounds = 3;
 	struct flushes f0, f1;
 	long long noise_sent, noise_recv;
-	int ok = 0;
+	int quiet = 0;
 
 	if (!need_flush_counters(_metadata))
 		SKIP(return, "one CPU: no remote flushes");
@@ -1079,13 +1070,15 @@ TEST_F_TIMEOUT(limits, teardown_flushes, 60)
 			flushes_take(&f1);
 			sent = f1.sent - f0.sent;
 			recv = f1.received - f0.received;
-			ok += sent >= 1 && recv >= 1;
+			quiet += sent == 0;
 			TH_LOG("round %d: %s: nr_tlb_remote_flush %+lld, received %+lld (closing another fd: %+lld, %+lld)",
 			       i, named ? "unlink of the last name" : "close of the last fd",
 			       sent, recv, noise_sent, noise_recv);
 		}
 	}
-	EXPECT_EQ(2 * rounds, ok) TH_LOG("a region was freed without a remote flush");
+	/* Most rounds: another CPU may start a flush of its own meanwhile. */
+	EXPECT_LE(2 * rounds - 1, quiet) TH_LOG("freeing an unattached region flushed remote CPUs in %d of %d rounds",
+						2 * rounds - quiet, 2 * rounds);
 	no_kernel_report(_metadata, self);
 }
 

@@ -3,8 +3,9 @@
  * Helpers for the mshare tests: the syscall, attaching, mapping inside a
  * region, page patterns, SCM_RIGHTS, parent/child handshakes over unix
  * sockets, fd counting, /proc/self/maps and memory-baseline checks; named
- * regions, pidfd syscalls, reading the kernel log (/dev/kmsg) and ext4 on
- * a brd ram disk.  The ms_must_*() helpers are for test bodies: they
+ * regions, pidfd syscalls, reading the kernel log (/dev/kmsg), ext4 and
+ * swap on a brd ram disk, /proc/PID files (status, smaps, thread states)
+ * and cgroup files.  The ms_must_*() helpers are for test bodies: they
  * ASSERT.
  *
  * Include after defining _GNU_SOURCE and after kselftest_harness.h.
@@ -25,10 +26,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/swap.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -497,6 +500,191 @@ static inline bool mem_back_to(const struct memsnap *base, struct memsnap *now,
 	return false;
 }
 
+/* --- /proc/PID files ---------------------------------------------------- */
+
+/* /proc/@pid/@file, or /proc/self/@file for pid 0. */
+static inline void proc_path(char *buf, size_t len, pid_t pid, const char *file)
+{
+	if (pid)
+		snprintf(buf, len, "/proc/%d/%s", pid, file);
+	else
+		snprintf(buf, len, "/proc/self/%s", file);
+}
+
+/* "Field:   N kB" (or any number) in /proc/@pid/@file; -1 if absent. */
+static inline long kv_kb(pid_t pid, const char *file, const char *field)
+{
+	char path[64], line[512];
+	size_t len = strlen(field);
+	long val = -1;
+	FILE *f;
+
+	proc_path(path, sizeof(path), pid, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, field, len) && line[len] == ':') {
+			val = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+/* Does a line of file @path contain @needle? */
+static inline bool file_contains(const char *path, const char *needle)
+{
+	char line[1024];
+	bool found = false;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* Is @line a maps/smaps VMA header ("start-end ...")? */
+static inline bool is_vma_header(const char *line, unsigned long *s,
+				 unsigned long *e)
+{
+	int n = 0;
+
+	return sscanf(line, "%lx-%lx %n", s, e, &n) == 2 && n > 0;
+}
+
+/* The smaps entry (all its lines) of the VMA of @pid that starts at @start. */
+static inline bool smaps_block(pid_t pid, const void *start, char *buf, size_t len)
+{
+	char path[64], line[1024];
+	unsigned long s, e;
+	bool in = false;
+	size_t used = 0;
+	FILE *f;
+
+	buf[0] = 0;
+	proc_path(path, sizeof(path), pid, "smaps");
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (is_vma_header(line, &s, &e)) {
+			if (in)
+				break;
+			in = s == (unsigned long)start;
+			continue;
+		}
+		if (in && used + strlen(line) < len) {
+			strcpy(buf + used, line);
+			used += strlen(line);
+		}
+	}
+	fclose(f);
+	return in;
+}
+
+/*
+ * A field of "Key: value" lines in @blk (an smaps block, a whole status
+ * file): its number (kB for sizes), or -1; with @str, the rest of the line
+ * there instead (and 0).
+ */
+static inline long block_get(const char *blk, const char *field, char *str,
+			     size_t slen)
+{
+	size_t len = strlen(field);
+	const char *l = blk;
+
+	while (l && *l) {
+		if (!strncmp(l, field, len) && l[len] == ':') {
+			if (str) {
+				size_t n = strcspn(l + len + 1, "\n");
+
+				snprintf(str, slen, "%.*s", (int)n, l + len + 1);
+				return 0;
+			}
+			return strtol(l + len + 1, NULL, 10);
+		}
+		l = strchr(l, '\n');
+		if (l)
+			l++;
+	}
+	return -1;
+}
+
+/* All of /proc/@pid/@file in @buf (one read: one snapshot); 0 or -errno. */
+static inline int proc_read(pid_t pid, const char *file, char *buf, size_t len)
+{
+	char path[64];
+	size_t used = 0;
+	ssize_t n;
+	int fd;
+
+	proc_path(path, sizeof(path), pid, file);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	while (used < len - 1 && (n = read(fd, buf + used, len - 1 - used)) > 0)
+		used += n;
+	close(fd);
+	buf[used] = 0;
+	return 0;
+}
+
+/* Is thread @tid of this process asleep (state S)? */
+static inline bool thread_sleeping(pid_t tid)
+{
+	char path[64], buf[256], *p;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	if (read_first_line(path, buf, sizeof(buf)))
+		return false;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
+/* --- cgroup v2 ---------------------------------------------------------- */
+
+/* Write @val to @dir/@file; true if all of it was taken. */
+static inline bool cg_write(const char *dir, const char *file, const char *val)
+{
+	char path[256];
+	int fd;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return false;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok;
+}
+
+/* "key N" in @dir/@file (memory.events, memory.stat); -1 if absent. */
+static inline long cg_key(const char *dir, const char *file, const char *key)
+{
+	char path[256], line[256];
+	size_t len = strlen(key);
+	long val = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, len) && line[len] == ' ') {
+			val = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return val;
+}
+
 /* --- named regions ------------------------------------------------------ */
 
 #define MSFS_DIR	"/sys/fs/mshare"
@@ -507,7 +695,7 @@ static inline bool mem_back_to(const struct memsnap *base, struct memsnap *now,
  */
 static inline int msfs_create(const char *name, size_t size)
 {
-	char path[256];
+	char path[sizeof(MSFS_DIR) + 256];
 	int fd, err;
 
 	snprintf(path, sizeof(path), MSFS_DIR "/%s", name);
@@ -527,7 +715,7 @@ static inline int msfs_create(const char *name, size_t size)
 /* open() of the region named @name with @flags (O_RDONLY, O_RDWR). */
 static inline int msfs_open(const char *name, int flags)
 {
-	char path[256];
+	char path[sizeof(MSFS_DIR) + 256];
 
 	snprintf(path, sizeof(path), MSFS_DIR "/%s", name);
 	return open(path, flags);
@@ -535,7 +723,7 @@ static inline int msfs_open(const char *name, int flags)
 
 static inline int msfs_unlink(const char *name)
 {
-	char path[256];
+	char path[sizeof(MSFS_DIR) + 256];
 
 	snprintf(path, sizeof(path), MSFS_DIR "/%s", name);
 	return unlink(path);
@@ -746,6 +934,165 @@ static inline void ramdisk_ext4_umount(const char *dir)
 	if (dir_is_ext4(dir))
 		syscall(SYS_umount2, dir, 0);
 	rmdir(dir);
+}
+
+/* --- a sharer process that reads and writes on request ------------------ */
+
+/*
+ * sharer_start() forks a process that attaches the region of @fd (of
+ * @size bytes) anywhere, read-write, and serves requests over a socketpair
+ * until told to quit: sharer_read() and sharer_write() access a word at a
+ * region offset through its own attachment, guarded, and report whether
+ * it faulted.  For checking that a sharer sees what the test does, and
+ * keeps working, while the test process is made to fail.
+ */
+struct sharer {
+	pid_t pid;
+	int sock;
+};
+
+struct sharer_req {
+	char op;		/* 'r', 'w', 'q' */
+	uint64_t off;
+	uint64_t val;
+};
+
+struct sharer_rep {
+	int faulted;		/* -1: could not attach */
+	uint64_t val;
+};
+
+static inline int sharer_start(struct sharer *s, int fd, size_t size)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv))
+		return -1;
+	fflush(NULL);
+	s->pid = fork();
+	if (s->pid < 0)
+		return -1;
+	if (s->pid == 0) {
+		struct sharer_req q;
+		struct sharer_rep r;
+		char *a;
+
+		close(sv[0]);
+		a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		while (read(sv[1], &q, sizeof(q)) == sizeof(q) && q.op != 'q') {
+			memset(&r, 0, sizeof(r));
+			if (a == MAP_FAILED) {
+				r.faulted = -1;
+			} else if (q.op == 'r') {
+				r.faulted = !probe(a + q.off, false);
+				if (!r.faulted)
+					r.val = *(volatile uint64_t *)(a + q.off);
+			} else {
+				r.faulted = !probe(a + q.off, true);
+				if (!r.faulted)
+					*(volatile uint64_t *)(a + q.off) = q.val;
+			}
+			if (write(sv[1], &r, sizeof(r)) != sizeof(r))
+				break;
+		}
+		_exit(0);
+	}
+	close(sv[1]);
+	s->sock = sv[0];
+	return 0;
+}
+
+/* 0 and the word in *@val, 1 if the sharer faulted, -1 on trouble. */
+static inline int sharer_req(struct sharer *s, char op, uint64_t off, uint64_t *val)
+{
+	struct sharer_req q = { .op = op, .off = off, .val = val ? *val : 0 };
+	struct sharer_rep r;
+
+	if (write(s->sock, &q, sizeof(q)) != sizeof(q) ||
+	    read(s->sock, &r, sizeof(r)) != sizeof(r) || r.faulted < 0)
+		return -1;
+	if (val && op == 'r')
+		*val = r.val;
+	return r.faulted;
+}
+
+static inline int sharer_read(struct sharer *s, uint64_t off, uint64_t *val)
+{
+	return sharer_req(s, 'r', off, val);
+}
+
+static inline int sharer_write(struct sharer *s, uint64_t off, uint64_t val)
+{
+	return sharer_req(s, 'w', off, &val);
+}
+
+/* Tell the sharer to go; true if it exited cleanly. */
+static inline bool sharer_stop(struct sharer *s)
+{
+	struct sharer_req q = { .op = 'q' };
+	bool ok;
+
+	if (write(s->sock, &q, sizeof(q)) != sizeof(q))
+		kill(s->pid, SIGKILL);
+	close(s->sock);
+	ok = child_ok(s->pid, "sharer");
+	s->pid = 0;
+	return ok;
+/* --- swap on a ram disk ------------------------------------------------- */
+
+#ifndef BLKGETSIZE64
+#define BLKGETSIZE64 _IOR(0x12,114,size_t)
+#endif
+
+/*
+ * Swap on a brd ram disk that nobody uses (not mounted, not swap: O_EXCL on
+ * a block device fails while it is claimed), so that MADV_PAGEOUT has
+ * somewhere to put pages: the lowest free one (ramdisk_ext4_mount() takes
+ * them from the top).  0 with the device in @dev (for swapoff()), or
+ * -errno.  Its size (64 MiB in the guest) is CONFIG_BLK_DEV_RAM_SIZE's.
+ */
+static inline int ramdisk_swapon(char *dev, size_t len)
+{
+	for (int i = 0; i < 16; i++) {
+		char path[32], mnt[40], *hdr;
+		struct stat st;
+		uint64_t size;
+		int fd, err;
+
+		snprintf(path, sizeof(path), "/dev/ram%d", i);
+		snprintf(mnt, sizeof(mnt), "%s ", path);
+		if (stat(path, &st) && mknod(path, S_IFBLK | 0600, makedev(1, i)))
+			continue;
+		if (file_contains("/proc/swaps", mnt) || file_contains("/proc/mounts", mnt))
+			continue;
+		fd = open(path, O_RDWR | O_EXCL);
+		if (fd < 0)
+			continue;
+		if (ioctl(fd, BLKGETSIZE64, &size) || size < 4 * MiB) {
+			close(fd);
+			continue;
+		}
+		hdr = calloc(1, PG);
+		if (!hdr) {
+			close(fd);
+			return -ENOMEM;
+		}
+		/* The swap header, version 1 (what mkswap writes). */
+		*(uint32_t *)(hdr + 1024) = 1;
+		*(uint32_t *)(hdr + 1028) = size / PG - 1;
+		memcpy(hdr + PG - 10, "SWAPSPACE2", 10);
+		err = pwrite(fd, hdr, PG, 0) == (ssize_t)PG ? 0 : -errno;
+		free(hdr);
+		fsync(fd);
+		close(fd);
+		if (err)
+			return err;
+		if (swapon(path, 0))
+			return -errno;
+		snprintf(dev, len, "%s", path);
+		return 0;
+	}
+	return -ENODEV;
 }
 
 #endif

@@ -230,6 +230,8 @@ static long msharefs_region_ioctl(struct file *file, unsigned int cmd,
 		mshare_region_stat(r, &st);
 		return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 	}
+	case MSHAREFS_GET_PIDS:
+		return mshare_region_get_pids(r, uarg);
 	default:
 		return -ENOTTY;
 	}
@@ -409,8 +411,12 @@ struct file *msharefs_create_unnamed(unsigned long size, int flags)
 	}
 	file = alloc_file_pseudo(inode, msharefs_mnt, "mshare", flags,
 				 &msharefs_region_fops);
-	if (IS_ERR(file))
+	if (IS_ERR(file)) {
 		iput(inode);
+		return file;
+	}
+	/* As open() of a named region gives (do_dentry_open()): pread, lseek. */
+	file->f_mode |= FMODE_LSEEK | FMODE_PREAD;
 	return file;
 }
 

@@ -10,6 +10,7 @@
 #include <linux/mm.h>
 #include <linux/sched/coredump.h>
 
+struct arch_tlbflush_unmap_batch;
 struct mmu_gather;
 struct pt_regs;
 
@@ -81,6 +82,8 @@ vm_fault_t mshare_fault(struct vm_area_struct *vma, unsigned long address,
 			unsigned int flags, struct pt_regs *regs);
 void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud,
 		       unsigned long addr);
+pmd_t *mshare_huge_pmd_alloc(struct mm_struct *rmm, pud_t *pud,
+			     unsigned long addr);
 struct vm_area_struct *mshare_lock_region_vma(struct vm_area_struct *vma,
 					      unsigned long addr,
 					      unsigned long *raddr);
@@ -100,7 +103,28 @@ bool __mshare_msync_inside(struct mm_struct *mm, unsigned long start,
 			   size_t len, int flags, int *ret);
 bool __mshare_mlock_inside(struct mm_struct *mm, unsigned long start,
 			   size_t len, vm_flags_t flags, int *ret);
-void mshare_flush_tlb(struct mm_struct *mm);
+void mshare_flush_tlb_range(struct mm_struct *rmm, unsigned long start,
+			    unsigned long end, unsigned int stride_shift,
+			    bool freed_tables);
+void mshare_tlbbatch_add_pending(struct arch_tlbflush_unmap_batch *batch,
+				 struct mm_struct *rmm, unsigned long uaddr);
+bool mshare_tlbbatch_should_defer(struct mm_struct *rmm);
+bool mshare_mm_attached(struct mm_struct *mm);
+unsigned long __mshare_mm_rss(struct mm_struct *mm, bool share);
+int mshare_vma_sharers(struct vm_area_struct *vma);
+
+/*
+ * Region pages that @mm reaches through its attachments: once per
+ * attachment, as RSS counts a page per PTE (RssMshare, in VmRSS), or with
+ * @share, each attachment's share (divided by the region's attachments:
+ * OOM badness).  Never sleeps.
+ */
+static inline unsigned long mshare_mm_rss(struct mm_struct *mm, bool share)
+{
+	if (!static_branch_unlikely(&mshare_in_use))
+		return 0;
+	return __mshare_mm_rss(mm, share);
+}
 
 struct mem_cgroup *mshare_mm_memcg(struct mm_struct *rmm);
 struct mm_struct *__mshare_futex_mm(struct mm_struct *mm,
@@ -226,6 +250,9 @@ unsigned long mshare_get_unmapped_area(struct file *file, unsigned long addr,
 long mshare_region_create_mapping(struct mshare_region *r,
 				  const struct mshare_create *mc);
 long mshare_region_unmap(struct mshare_region *r, u64 offset, u64 size);
+struct mshare_pids;
+long mshare_region_get_pids(struct mshare_region *r,
+			    struct mshare_pids __user *arg);
 void mshare_region_stat(struct mshare_region *r, struct mshare_stat *st);
 void mshare_region_show(struct mshare_region *r, struct seq_buf *s);
 int mshare_region_fsync(struct mshare_region *r, loff_t start, loff_t end,
@@ -271,6 +298,12 @@ static inline void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud,
 {
 }
 
+static inline pmd_t *mshare_huge_pmd_alloc(struct mm_struct *rmm, pud_t *pud,
+					   unsigned long addr)
+{
+	return NULL;
+}
+
 static inline struct vm_area_struct *
 mshare_lock_region_vma(struct vm_area_struct *vma, unsigned long addr,
 		       unsigned long *raddr)
@@ -287,8 +320,19 @@ static inline bool mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 	return false;
 }
 
-static inline void mshare_flush_tlb(struct mm_struct *mm)
+static inline unsigned long mshare_mm_rss(struct mm_struct *mm, bool share)
 {
+	return 0;
+}
+
+static inline bool mshare_mm_attached(struct mm_struct *mm)
+{
+	return false;
+}
+
+static inline int mshare_vma_sharers(struct vm_area_struct *vma)
+{
+	return 1;
 }
 
 static inline struct mm_struct *mshare_futex_mm(struct mm_struct *mm,

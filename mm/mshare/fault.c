@@ -30,7 +30,7 @@ static bool mshare_access_ok(struct vm_area_struct *rvma, unsigned int flags)
  * The region's PUD entry for @raddr.  Lockless: a region's PUD entries,
  * once set, stay set until the region is freed (see free_pmd_range()).
  */
-static pud_t mshare_region_pud(struct mm_struct *rmm, unsigned long raddr)
+pud_t mshare_region_pud(struct mm_struct *rmm, unsigned long raddr)
 {
 	pgd_t *pgd = pgd_offset(rmm, raddr);
 	p4d_t *p4d;
@@ -260,6 +260,116 @@ void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud, unsigned long addr)
 	tlb_flush_pud_range(tlb, addr & PUD_MASK, PUD_SIZE);
 }
 
+static void mshare_pte_free_rcu(struct rcu_head *head)
+{
+	struct ptdesc *ptdesc = container_of(head, struct ptdesc, pt_rcu_head);
+
+	pte_free(NULL, ptdesc_page(ptdesc));
+}
+
+/*
+ * huge_pte_alloc() in region @rmm: the PMD entry for a 2 MiB hugetlb page
+ * at @addr.  A region keeps its PTE tables when what was mapped over them
+ * goes (see free_pmd_range()), so a hugetlb mapping made later where 4 KiB
+ * pages were finds an empty PTE table under its PMD entry, where hugetlb
+ * expects none or a huge entry (BUG_ON in huge_pte_alloc()).  Every path
+ * that makes a hugetlb entry in a region (fault, GUP, userfaultfd) meets
+ * here, whatever made the mapping (mmap or MAP_FIXED inside, or
+ * MSHAREFS_CREATE_MAPPING), so the table is retracted here, as khugepaged's
+ * retract_page_tables() does: the entry is cleared under the PMD and PTE
+ * locks, the sharers are flushed as for a freed table, and the table is
+ * freed after an RCU grace period.  A sharer may be walking it under its
+ * own mmap_lock, not the region's: its walkers map a PTE table with
+ * pte_offset_map_lock(), which rechecks the PMD entry under the PTE lock,
+ * and GUP-fast walks with interrupts off, an RCU read-side section.
+ *
+ * The table is empty: the hugetlb VMA covers all of its 2 MiB, and what
+ * was mapped there before was unmapped, entries and all.  A table with an
+ * entry left is not taken (NULL: the fault fails with VM_FAULT_OOM).
+ */
+pmd_t *mshare_huge_pmd_alloc(struct mm_struct *rmm, pud_t *pud,
+			     unsigned long addr)
+{
+	unsigned long haddr = addr & PMD_MASK;
+	pmd_t *pmd = pmd_alloc(rmm, pud, addr);
+	spinlock_t *pml, *ptl;
+	struct ptdesc *table = NULL;
+	pte_t *pte;
+	pmd_t pmdval;
+	int i;
+
+	if (!pmd)
+		return NULL;
+	pmdval = pmdp_get_lockless(pmd);
+	if (!pmd_present(pmdval) || pmd_leaf(pmdval))
+		return pmd;
+
+	pml = pmd_lock(rmm, pmd);
+	pmdval = pmdp_get(pmd);
+	if (!pmd_present(pmdval) || pmd_leaf(pmdval)) {
+		spin_unlock(pml);
+		return pmd;
+	}
+	ptl = pte_lockptr(rmm, pmd);
+	if (ptl != pml)
+		spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
+	pte = pte_offset_kernel(pmd, haddr);
+	for (i = 0; i < PTRS_PER_PTE; i++) {
+		if (WARN_ON_ONCE(!pte_none(ptep_get(pte + i)))) {
+			pmd = NULL;
+			goto unlock;
+		}
+	}
+	table = page_ptdesc(pmd_page(pmdval));
+	pmd_clear(pmd);
+	flush_tlb_mm_range(rmm, haddr, haddr + PMD_SIZE, PAGE_SHIFT, true);
+	mm_dec_nr_ptes(rmm);
+unlock:
+	if (ptl != pml)
+		spin_unlock(ptl);
+	spin_unlock(pml);
+	if (pmd)
+		call_rcu(&table->pt_rcu_head, mshare_pte_free_rcu);
+	return pmd;
+}
+
+/*
+ * Undo mshare_link_all() of an attachment that mmap() is about to drop
+ * without closing it: clear every PUD entry it linked and flush them as
+ * freed tables, before it leaves the region's sharers.  The caller holds
+ * the mm's mmap_lock for writing.
+ */
+void mshare_unlink_all(struct vm_area_struct *vma)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	unsigned long addr;
+	bool unlinked = false;
+
+	mmap_assert_write_locked(mm);
+	for (addr = vma->vm_start; addr < vma->vm_end; addr += PUD_SIZE) {
+		pgd_t *pgd = pgd_offset(mm, addr);
+		spinlock_t *ptl;	/* the process's PUD lock */
+		p4d_t *p4d;
+		pud_t *pud;
+
+		if (pgd_none_or_clear_bad(pgd))
+			continue;
+		p4d = p4d_offset(pgd, addr);
+		if (p4d_none_or_clear_bad(p4d))
+			continue;
+		pud = pud_offset(p4d, addr);
+		if (!mshare_pud_foreign(mm, *pud))
+			continue;
+		ptl = pud_lock(mm, pud);
+		pud_clear(pud);
+		spin_unlock(ptl);
+		unlinked = true;
+	}
+	if (unlinked)
+		flush_tlb_mm_range(mm, vma->vm_start, vma->vm_end, PUD_SHIFT,
+				   true);
+}
+
 /*
  * GUP through attachment @vma at @addr: the region's VMA there, with the
  * region's mmap_lock held for reading (drop it with mmap_read_unlock() of
@@ -282,16 +392,6 @@ struct vm_area_struct *mshare_lock_region_vma(struct vm_area_struct *vma,
 	if (!rvma)
 		mmap_read_unlock(rmm);
 	return rvma;
-}
-
-/*
- * A change to the region's page tables: the region's mm runs on no CPU,
- * its sharers' mms do, on any CPU and under their own PCIDs.  Flush
- * everything everywhere; a targeted flush can come later.
- */
-void mshare_flush_tlb(struct mm_struct *mm)
-{
-	flush_tlb_all();
 }
 
 struct mm_struct *__mshare_futex_mm(struct mm_struct *mm,

@@ -37,28 +37,29 @@ static struct lock_class_key mshare_mmap_lock_key;
 DEFINE_STATIC_KEY_FALSE(mshare_in_use);
 
 /*
- * The memcg of each region's creator, by region mm, with a css reference:
- * what a kernel thread (khugepaged) allocates for a region is charged
- * there, never to the root (see get_mem_cgroup_from_mm()).  Faults are
- * charged to the faulting task, as shmem's are.  Readers use RCU: a memcg
- * is freed after a grace period, and css_tryget() fails once it is dying.
+ * The memcg of a region's creator, with a css reference (r->memcg): what a
+ * kernel thread (khugepaged) allocates for a region is charged there,
+ * never to the root (see get_mem_cgroup_from_mm()).  Faults are charged to
+ * the faulting task, as shmem's are.  Readers use RCU: the region and its
+ * memcg are freed after a grace period, and css_tryget() fails once the
+ * memcg is dying.
  */
-static DEFINE_XARRAY(mshare_memcgs);
-
 struct mem_cgroup *mshare_mm_memcg(struct mm_struct *rmm)
 {
-	struct mem_cgroup *memcg;
+	struct mem_cgroup *memcg = NULL;
+	struct mshare_region *r;
 
 	rcu_read_lock();
-	memcg = xa_load(&mshare_memcgs, (unsigned long)rmm);
-	if (memcg && !css_tryget(&memcg->css))
-		memcg = NULL;
+	r = xa_load(&mshare_regions, (unsigned long)rmm);
+	if (r && r->memcg && css_tryget(&r->memcg->css))
+		memcg = r->memcg;
 	rcu_read_unlock();
 	return memcg;
 }
 
 struct mshare_region *mshare_region_alloc(void)
 {
+	struct mem_cgroup *memcg;
 	struct mshare_region *r;
 	struct mm_struct *mm;
 
@@ -79,19 +80,27 @@ struct mshare_region *mshare_region_alloc(void)
 	mm->mmap_base = MSHARE_BASE;
 	set_bit(MMF_MSHARE, &mm->flags);
 	r->mm = mm;
-	if (IS_ENABLED(CONFIG_MEMCG)) {
-		struct mem_cgroup *memcg = get_mem_cgroup_from_mm(current->mm);
-
-		if (memcg && xa_err(xa_store(&mshare_memcgs, (unsigned long)mm,
-					     memcg, GFP_KERNEL))) {
-			mem_cgroup_put(memcg);
-			mmput(mm);
-			kfree(r);
-			return NULL;
-		}
+	memcg = get_mem_cgroup_from_mm(current->mm);
+	r->memcg = memcg;
+	if (xa_err(xa_store(&mshare_regions, (unsigned long)mm, r, GFP_KERNEL)))
+		goto free;
+	/*
+	 * Last: on failure the notifier's free_notifier has freed r (after
+	 * a grace period); only locals are used from then on.
+	 */
+	if (mshare_sharers_init(r)) {
+		xa_erase(&mshare_regions, (unsigned long)mm);
+		mem_cgroup_put(memcg);
+		mmput(mm);
+		return NULL;
 	}
 	static_branch_enable(&mshare_in_use);
 	return r;
+free:
+	mem_cgroup_put(memcg);
+	mmput(mm);
+	kfree(r);
+	return NULL;
 }
 
 /*
@@ -282,33 +291,32 @@ void mshare_region_free(struct mshare_region *r)
 	/* Out of the user's regions while r->mm is whole. */
 	if (r->size)
 		mshare_user_uncharge(r, r->size);
-	mem_cgroup_put(xa_erase(&mshare_memcgs, (unsigned long)mm));
+	xa_erase(&mshare_regions, (unsigned long)mm);
+	mem_cgroup_put(r->memcg);
 	/*
 	 * The last reference may be dropped by any task, a 32-bit one
 	 * included: nothing here depends on current's mm or TASK_SIZE.
 	 * exit_mmap() unmaps every VMA of the region; MMF_MSHARE still keeps
-	 * every page table (see free_pmd_range()) and sends its flushes to
-	 * every CPU (mshare_flush_tlb()).  The tables are freed afterwards,
-	 * all at once, also those outside the VMAs, where exit_mmap() does
-	 * not look.  Nothing is attached: no process links to them, and the
-	 * last detach flushed the paging-structure caches of its CPUs; flush
-	 * every CPU once more before any table is freed, since the gather's
-	 * own flush goes to the region's empty cpumask once MMF_MSHARE is
-	 * clear.
+	 * every page table (see free_pmd_range()).  The tables are freed
+	 * afterwards, all at once, also those outside the VMAs, where
+	 * exit_mmap() does not look.  No TLB flush is needed for them: the
+	 * region's mm never ran on a CPU, and every sharer's CPUs dropped
+	 * their paging-structure caches of these tables when it detached
+	 * (mshare_unlink_pud() flushes as for freed tables, lazy CPUs
+	 * included), before it left the sharers.  Nothing is attached now.
 	 */
 	mmgrab(mm);
 	mmput(mm);
 	mmap_write_lock(mm);
 	mshare_unmark_tables(mm);
 	clear_bit(MMF_MSHARE, &mm->flags);
-	flush_tlb_all();
 	tlb_gather_mmu(&tlb, mm);
 	free_pgd_range(&tlb, FIRST_USER_ADDRESS, TASK_SIZE_MAX,
 		       FIRST_USER_ADDRESS, USER_PGTABLES_CEILING);
 	tlb_finish_mmu(&tlb);
 	mmap_write_unlock(mm);
 	mmdrop(mm);
-	kfree(r);
+	mshare_sharers_exit(r);		/* frees r */
 }
 
 static bool mshare_size_ok(loff_t size)
@@ -418,17 +426,24 @@ unsigned long mshare_region_size(struct mshare_region *r)
 static void mshare_vm_open(struct vm_area_struct *vma)
 {
 	/*
-	 * fork() duplicates an attachment (splitting is refused): the child
-	 * shares the region's tables at once.  If linking fails for want of
-	 * memory, the child's faults link what is missing.
+	 * fork() duplicates an attachment (splitting and mremap() are
+	 * refused): the child joins the sharers (open cannot fail, and the
+	 * entry is small), then shares the region's tables at once.  If
+	 * linking fails for want of memory, the child's faults link what is
+	 * missing.
 	 */
-	atomic_inc(&mshare_vma_region(vma)->nr_attach);
+	mshare_sharer_add(vma, GFP_KERNEL_ACCOUNT | __GFP_NOFAIL);
 	mshare_link_all(vma);
 }
 
+/*
+ * Every unmap of an attachment (munmap(), exit, exec, MAP_FIXED over it)
+ * has unlinked its PUD entries and flushed them (free_pgtables()) before
+ * it closes the VMA: only then does the sharer leave the region's list.
+ */
 static void mshare_vm_close(struct vm_area_struct *vma)
 {
-	atomic_dec(&mshare_vma_region(vma)->nr_attach);
+	mshare_sharer_del(vma);
 }
 
 static int mshare_vm_may_split(struct vm_area_struct *vma, unsigned long addr)
@@ -485,15 +500,22 @@ int mshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 	 * and mlock() populates it without marking the process's VMA locked.
 	 */
 	vm_flags_set(vma, VM_MSHARE | VM_DONTEXPAND);
-	vma->vm_ops = &mshare_vm_ops;
 	/*
-	 * Share the region's tables from the start.  On failure mmap() unmaps
-	 * the VMA without closing it, and that unlinks what was linked.
+	 * Join the sharers, then share the region's tables from the start.
+	 * If linking fails, mmap() unmaps the VMA without closing it: unlink
+	 * here what was linked, and flush it, before leaving the sharers.
 	 */
+	ret = mshare_sharer_add(vma, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
 	ret = mshare_link_all(vma);
-	if (!ret)
-		atomic_inc(&r->nr_attach);
-	return ret;
+	if (ret) {
+		mshare_unlink_all(vma);
+		mshare_sharer_del(vma);
+		return ret;
+	}
+	vma->vm_ops = &mshare_vm_ops;
+	return 0;
 }
 
 /*
@@ -673,27 +695,73 @@ static unsigned long mshare_resident_pages(struct mm_struct *rmm)
 	return pages;
 }
 
+/*
+ * The page tables that a process would need, without mshare, for what the
+ * region maps in [@start, @end) (region addresses, PUD-aligned): a PTE
+ * table for every PMD entry of the region that points to one, and a PMD
+ * table for every GiB where the region has any PMD entry.  Read from the
+ * region's PMD tables, which live as long as the region; the entries are
+ * only read, so no lock is needed for a figure that is a snapshot anyway.
+ */
+static unsigned long mshare_pgtable_needed(struct mm_struct *rmm,
+					   unsigned long start,
+					   unsigned long end)
+{
+	unsigned long addr, tables = 0;
+
+	for (addr = start; addr < end; addr += PUD_SIZE) {
+		pud_t pud = mshare_region_pud(rmm, addr);
+		unsigned long ptes = 0, used = 0;
+		pmd_t *pmd;
+		int i;
+
+		if (!pud_present(pud) || pud_leaf(pud))
+			continue;
+		pmd = pud_pgtable(pud);
+		for (i = 0; i < PTRS_PER_PMD; i++) {
+			pmd_t val = pmdp_get_lockless(pmd + i);
+
+			if (pmd_none(val))
+				continue;
+			used = 1;
+			if (pmd_present(val) && !pmd_leaf(val))
+				ptes++;
+		}
+		tables += ptes + used;
+		cond_resched();
+	}
+	return tables << PAGE_SHIFT;
+}
+
 void mshare_region_stat(struct mshare_region *r, struct mshare_stat *st)
 {
 	struct mm_struct *rmm = r->mm;
 	long attach = atomic_read(&r->nr_attach);
+	unsigned long need;
 
 	memset(st, 0, sizeof(*st));
 	st->size = mshare_region_size(r);
 	st->attachments = attach;
+	st->processes = mshare_region_pids(r, NULL, 0);
 	st->mappings = READ_ONCE(rmm->map_count);
 	st->resident = (u64)mshare_resident_pages(rmm) << PAGE_SHIFT;
 	st->pgtable = mm_pgtables_bytes(rmm);
-	st->pgtable_saved = attach > 1 ? (attach - 1) * st->pgtable : 0;
+	/* Every attachment maps the whole region. */
+	need = attach > 0 ? mshare_pgtable_needed(rmm, MSHARE_BASE,
+						   MSHARE_BASE + st->size) : 0;
+	if (attach * need > st->pgtable)
+		st->pgtable_saved = attach * need - st->pgtable;
 }
 
-/* The stats as text, then one line per mapping inside the region. */
+/* The stats as text, the attached pids, then one line per mapping. */
 void mshare_region_show(struct mshare_region *r, struct seq_buf *s)
 {
 	struct mm_struct *rmm = r->mm;
 	struct vm_area_struct *vma;
 	struct vma_iterator vmi;
 	struct mshare_stat st;
+	unsigned int i, n;
+	pid_t *pids;
 
 	vma_iter_init(&vmi, rmm, 0);
 	mshare_region_stat(r, &st);
@@ -701,6 +769,16 @@ void mshare_region_show(struct mshare_region *r, struct seq_buf *s)
 		       st.size, st.attachments, st.mappings);
 	seq_buf_printf(s, "resident: %llu\npgtable: %llu\npgtable_saved: %llu\n",
 		       st.resident, st.pgtable, st.pgtable_saved);
+	seq_buf_printf(s, "processes: %llu\npids:", st.processes);
+	n = st.processes;
+	pids = n ? kmalloc_array(n, sizeof(*pids), GFP_KERNEL) : NULL;
+	if (pids) {
+		n = min(mshare_region_pids(r, pids, n), n);
+		for (i = 0; i < n; i++)
+			seq_buf_printf(s, " %d", pids[i]);
+		kfree(pids);
+	}
+	seq_buf_putc(s, '\n');
 	if (mmap_read_lock_killable(rmm))
 		return;
 	for_each_vma(vmi, vma) {
@@ -717,6 +795,35 @@ void mshare_region_show(struct mshare_region *r, struct seq_buf *s)
 			       (u64)vma->vm_pgoff << PAGE_SHIFT);
 	}
 	mmap_read_unlock(rmm);
+}
+
+/* MSHAREFS_GET_PIDS */
+long mshare_region_get_pids(struct mshare_region *r, struct mshare_pids __user *arg)
+{
+	struct mshare_pids mp;
+	unsigned int n;
+	pid_t *pids = NULL;
+	long ret = 0;
+
+	if (copy_from_user(&mp, arg, sizeof(mp)))
+		return -EFAULT;
+	if (mp.__reserved)
+		return -EINVAL;
+	mp.nr = min_t(u32, mp.nr, mshare_region_pids(r, NULL, 0));
+	if (mp.nr) {
+		pids = kvmalloc_array(mp.nr, sizeof(*pids), GFP_KERNEL);
+		if (!pids)
+			return -ENOMEM;
+	}
+	n = mshare_region_pids(r, pids, mp.nr);
+	if (mp.nr && copy_to_user(u64_to_user_ptr(mp.pids), pids,
+				  min(n, mp.nr) * sizeof(*pids)))
+		ret = -EFAULT;
+	kvfree(pids);
+	mp.nr = n;
+	if (!ret && copy_to_user(arg, &mp, sizeof(mp)))
+		ret = -EFAULT;
+	return ret;
 }
 
 SYSCALL_DEFINE2(mshare_create, size_t, size, unsigned int, flags)
@@ -746,10 +853,11 @@ SYSCALL_DEFINE2(mshare_create, size_t, size, unsigned int, flags)
 /*
  * Prove the boundary's tripwire live (DEBUG_VM kernels, root only, through
  * vm.mshare_tripwire_selftest): link a PUD entry of a scratch mm to a
- * region's PMD table, as an attachment would, and lock the PTE table below
+ * region's PMD table, as an attachment would, and map the PTE table below
  * it as a walker of that mm would if it crossed the boundary.  The
- * tripwire in pte_offset_map_lock() must warn; the live gate test in
- * make check writes this and expects that WARNING in the guest log.  Then
+ * tripwire in pte_offset_map_nolock() (as in pte_offset_map_lock()) must
+ * warn; the live gate test in make check writes this and expects that
+ * WARNING in the guest log.  Then
  * free_pgd_range() of the scratch mm unlinks the entry (never freeing the
  * region's table), and everything is freed.
  */
@@ -789,9 +897,11 @@ static int mshare_tripwire_selftest(void)
 	pud = p4d ? pud_alloc(smm, p4d, addr) : NULL;
 	if (pud) {
 		set_pud(pud, *rpud);
-		pte = pte_offset_map_lock(smm, pmd_offset(pud, addr), addr, &ptl);
+		/* _nolock: no lock taken only on success (sparse context) */
+		pte = pte_offset_map_nolock(smm, pmd_offset(pud, addr), addr,
+					    &ptl);
 		if (pte)
-			pte_unmap_unlock(pte, ptl);
+			pte_unmap(pte);
 		tlb_gather_mmu(&tlb, smm);
 		free_pgd_range(&tlb, addr, addr + PUD_SIZE, FIRST_USER_ADDRESS,
 			       USER_PGTABLES_CEILING);

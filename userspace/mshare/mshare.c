@@ -81,8 +81,9 @@ static void usage(void)
 "\n"
 "Commands:\n"
 "  ls                      list every named region: size, owner, mode,\n"
-"                            attachments, resident memory, page-table bytes\n"
-"                            held and saved\n"
+"                            attachments, attached processes, resident\n"
+"                            memory, page-table bytes held and saved, and\n"
+"                            the attached processes' ids\n"
 "  stat NAME               the same for one region, and its mappings\n"
 "  create NAME SIZE        create a region of SIZE bytes\n"
 "      -m, --mode=MODE       permissions, octal (default 0600; not reduced\n"
@@ -156,6 +157,10 @@ struct region {
 	struct stat sb;		/* stat(2) of the name */
 	int have_stats;		/* 0: could not open it to read them */
 	struct mshare_stats st;
+	int have_procs;		/* 0: the kernel's text has no "processes:" */
+	uint64_t processes;	/* distinct processes attached */
+	int *pids;		/* their ids, sorted */
+	size_t npids;
 	struct mapping *maps;
 	size_t nmaps;
 };
@@ -233,10 +238,47 @@ static int parse_mappings(char *text, struct region *r)
 	return 0;
 }
 
+/* "processes:" and "pids:" of the text, when the kernel gives them. */
+static void parse_procs(const char *text, struct region *r)
+{
+	r->have_procs = text_u64(text, "processes", &r->processes) == 0 &&
+			text_pids(text, &r->pids, &r->npids) == 0;
+}
+
+/*
+ * Open the region @name read-only and read its figures, processes and
+ * (with @maps) mappings: 0, or -errno (-EACCES: not readable by us).
+ */
+static int load_region(const char *name, struct region *r, int maps)
+{
+	int fd = mshare_open(name, O_RDONLY | O_CLOEXEC), ret, err = 0;
+	char *text;
+
+	if (fd < 0)
+		return fd;
+	ret = mshare_stat(fd, &r->st);
+	if (ret < 0)
+		goto out;
+	r->have_stats = 1;
+	text = read_text(fd, &err);
+	if (!text) {
+		ret = -err;
+		goto out;
+	}
+	parse_procs(text, r);
+	if (maps)
+		ret = parse_mappings(text, r);
+	free(text);
+out:
+	close(fd);
+	return ret;
+}
+
 static void free_region(struct region *r)
 {
 	free(r->name);
 	free(r->maps);
+	free(r->pids);
 }
 
 /* ---- output ---- */
@@ -277,24 +319,46 @@ static void json_region(const struct region *r)
 	json_u64_or_null("resident", h, r->st.resident);
 	json_u64_or_null("pgtable", h, r->st.pgtable);
 	json_u64_or_null("pgtable_saved", h, r->st.pgtable_saved);
+	json_u64_or_null("processes", h && r->have_procs, r->processes);
+	fputs(",\"pids\":", stdout);
+	if (h && r->have_procs) {
+		putchar('[');
+		for (size_t i = 0; i < r->npids; i++)
+			printf("%s%d", i ? "," : "", r->pids[i]);
+		putchar(']');
+	} else {
+		fputs("null", stdout);
+	}
 }
 
 /* ---- ls ---- */
 
-enum { C_NAME, C_SIZE, C_OWNER, C_MODE, C_ATTACH, C_RESIDENT, C_PGTABLE,
-       C_SAVED, NCOLS };
+enum { C_NAME, C_SIZE, C_OWNER, C_MODE, C_ATTACH, C_PROCS, C_RESIDENT,
+       C_PGTABLE, C_SAVED, C_PIDS, NCOLS };
 
 static const char *const col_head[NCOLS] = {
-	"NAME", "SIZE", "OWNER", "MODE", "ATTACH", "RESIDENT", "PGTABLE",
-	"SAVED",
+	"NAME", "SIZE", "OWNER", "MODE", "ATTACH", "PROCS", "RESIDENT",
+	"PGTABLE", "SAVED", "PIDS",
 };
+
+/* The PIDS column: at most this wide, "..." when cut short. */
+#define PIDS_WIDTH	40
+
+/* Left-aligned columns (the rest are figures, right-aligned). */
+static int col_left(size_t c)
+{
+	return c == C_OWNER || c == C_MODE || c == C_PIDS;
+}
 
 static int ls_print_table(struct region *rs, size_t n)
 {
 	char (*cells)[NCOLS][HUMAN_LEN] = calloc(n ? n : 1, sizeof(*cells));
+	char (*pids)[PIDS_WIDTH + 1] = calloc(n ? n : 1, sizeof(*pids));
 	size_t w[NCOLS], i, c;
 
-	if (!cells) {
+	if (!cells || !pids) {
+		free(cells);
+		free(pids);
 		err_msg("%s", strerror(ENOMEM));
 		return EXIT_FAIL;
 	}
@@ -320,27 +384,46 @@ static int ls_print_table(struct region *rs, size_t n)
 			strcpy(cell[C_PGTABLE], "-");
 			strcpy(cell[C_SAVED], "-");
 		}
+		if (r->have_stats && r->have_procs) {
+			snprintf(cell[C_PROCS], HUMAN_LEN, "%" PRIu64,
+				 r->processes);
+			pids_string(r->pids, r->npids, ',', pids[i],
+				    sizeof(pids[i]));
+		} else {
+			strcpy(cell[C_PROCS], "-");
+			strcpy(pids[i], "-");
+		}
 		if (name_width(r->name) > w[C_NAME])
 			w[C_NAME] = name_width(r->name);
 		for (c = 1; c < NCOLS; c++)
-			if (strlen(cell[c]) > w[c])
+			if (c != C_PIDS && strlen(cell[c]) > w[c])
 				w[c] = strlen(cell[c]);
 	}
-	/* NAME, OWNER and MODE to the left, the figures to the right. */
+	/*
+	 * NAME, OWNER, MODE and PIDS to the left, the figures to the right;
+	 * PIDS is last and not padded.
+	 */
 	printf("%-*s", (int)w[C_NAME], col_head[C_NAME]);
 	for (c = 1; c < NCOLS; c++)
-		printf(c == C_OWNER || c == C_MODE ? "  %-*s" : "  %*s",
-		       (int)w[c], col_head[c]);
+		if (c == C_PIDS)
+			printf("  %s", col_head[c]);
+		else
+			printf(col_left(c) ? "  %-*s" : "  %*s", (int)w[c],
+			       col_head[c]);
 	putchar('\n');
 	for (i = 0; i < n; i++) {
 		print_name(stdout, rs[i].name);
 		printf("%*s", (int)(w[C_NAME] - name_width(rs[i].name)), "");
 		for (c = 1; c < NCOLS; c++)
-			printf(c == C_OWNER || c == C_MODE ? "  %-*s" : "  %*s",
-			       (int)w[c], cells[i][c]);
+			if (c == C_PIDS)
+				printf("  %s", pids[i]);
+			else
+				printf(col_left(c) ? "  %-*s" : "  %*s",
+				       (int)w[c], cells[i][c]);
 		putchar('\n');
 	}
 	free(cells);
+	free(pids);
 	return 0;
 }
 
@@ -405,14 +488,12 @@ static int cmd_ls(int argc, char **argv)
 			free_region(r);
 			continue;
 		}
-		ret = mshare_stat_name(r->name, &r->st);
+		ret = load_region(r->name, r, 0);
 		if (ret == -ENOENT) {
 			free_region(r);
 			continue;
 		}
-		if (ret == 0) {
-			r->have_stats = 1;
-		} else if (ret != -EACCES && ret != -EPERM) {
+		if (ret != 0 && ret != -EACCES && ret != -EPERM) {
 			err_msg("cannot read '%s': %s", r->name, strerror(-ret));
 			status = EXIT_FAIL;
 		}
@@ -475,6 +556,17 @@ static void stat_print(const struct region *r)
 	printf("mode:          %s (%04o)\n", mode_string(r->sb.st_mode, mb),
 	       (unsigned)(r->sb.st_mode & 07777));
 	printf("attachments:   %" PRIu64 "\n", r->st.attachments);
+	if (r->have_procs) {
+		printf("processes:     %" PRIu64 "\n", r->processes);
+		fputs("pids:         ", stdout);
+		for (i = 0; i < r->npids; i++)
+			printf(" %d", r->pids[i]);
+		if (!r->npids)
+			fputs(" -", stdout);
+		putchar('\n');
+	} else {
+		printf("processes:     -\npids:          -\n");
+	}
 	printf("mappings:      %" PRIu64 "\n", r->st.mappings);
 	printf("resident:      %s\n", size_str(r->st.resident, b1));
 	printf("pgtable:       %s\n", size_str(r->st.pgtable, b1));
@@ -527,6 +619,7 @@ static int cmd_stat(int argc, char **argv)
 		err_msg("cannot read '%s': %s", argv[0], strerror(err));
 		goto out;
 	}
+	parse_procs(text, &r);	/* before parse_mappings() cuts the text up */
 	ret = parse_mappings(text, &r);
 	free(text);
 	if (ret < 0) {
@@ -538,6 +631,7 @@ static int cmd_stat(int argc, char **argv)
 	status = 0;
 out:
 	free(r.maps);
+	free(r.pids);
 	close(fd);
 	return status;
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
- * Unit tests of mshare(1)'s sizes, modes, seconds and JSON strings, on the
- * host (make check).  TAP output; exit 1 on any failure.
+ * Unit tests of mshare(1)'s sizes, modes, seconds, JSON strings and the
+ * parsing of a region's text ("processes:", "pids:"), on the host (make
+ * check).  TAP output; exit 1 on any failure.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -63,8 +64,41 @@ static void json_ok(const char *s, const char *want)
 	free(buf);
 }
 
+static const char region_text[] =
+	"size: 1073741824\nattachments: 3\nmappings: 1\nresident: 16777216\n"
+	"pgtable: 40960\npgtable_saved: 69632\nprocesses: 2\npids: 345 12\n"
+	"mapping: 0x0-0x1000000 rw-s shmem 0x0\n";
+
+static void pids_ok(const char *text, const char *want)
+{
+	char buf[64] = "", got[64];
+	size_t n = 0;
+	int *p = NULL;
+	int ret = text_pids(text, &p, &n);
+
+	if (ret == 0)
+		pids_string(p, n, ' ', buf, sizeof(buf));
+	snprintf(got, sizeof(got), "%s", ret ? "(error)" : buf);
+	ok(!strcmp(got, want), "text_pids", want);
+	if (strcmp(got, want))
+		printf("# gave '%s'\n", got);
+	free(p);
+}
+
+static void pidstr_ok(const int *p, size_t n, size_t len, const char *want)
+{
+	char buf[64];
+
+	pids_string(p, n, ',', buf, len);
+	ok(!strcmp(buf, want), "pids_string", want);
+	if (strcmp(buf, want))
+		printf("# gave '%s'\n", buf);
+}
+
 int main(void)
 {
+	static const int many[] = { 101, 2202, 30303, 404, 5, 60606 };
+	uint64_t v;
 	char mb[11];
 	mode_t m;
 	uint64_t ns;
@@ -162,6 +196,35 @@ int main(void)
 	ok(!strcmp(user_name(0), "root"), "user_name", "0 is root");
 	ok(!strcmp(user_name(4000000000U), "4000000000"), "user_name",
 	   "unknown uid is a number");
+
+	ok(text_u64(region_text, "processes", &v) == 0 && v == 2, "text_u64",
+	   "processes: 2");
+	ok(text_u64(region_text, "pgtable_saved", &v) == 0 && v == 69632,
+	   "text_u64", "pgtable_saved: 69632");
+	ok(text_u64(region_text, "pgtable", &v) == 0 && v == 40960, "text_u64",
+	   "pgtable, not pgtable_saved");
+	ok(text_u64(region_text, "missing", &v) == -1, "text_u64 refuses",
+	   "no such line");
+	ok(text_u64("processes: x\n", "processes", &v) == -1,
+	   "text_u64 refuses", "processes: x");
+	ok(text_u64("processes: 3", "processes", &v) == 0 && v == 3,
+	   "text_u64", "no newline at the end");
+	pids_ok(region_text, "12 345");
+	pids_ok("pids:\nmapping: 0x0-0x1000 rw-s shmem 0x0\n", "-");
+	pids_ok("pids: \n", "-");
+	pids_ok("pids: 7", "7");
+	pids_ok("pids: 3 2 1\n", "1 2 3");
+	pids_ok("size: 1\n", "(error)");
+	pids_ok("pids: 1x\n", "(error)");
+	pids_ok("pids: -1\n", "(error)");
+	pids_ok("pids: 99999999999\n", "(error)");
+	pidstr_ok(many, 0, 32, "-");
+	pidstr_ok(many, 1, 32, "101");
+	pidstr_ok(many, 3, 32, "101,2202,30303");
+	pidstr_ok(many, 6, 32, "101,2202,30303,404,5,60606");
+	pidstr_ok(many, 6, 20, "101,2202,30303...");
+	pidstr_ok(many, 6, 8, "101...");
+	pidstr_ok(many, 2, 9, "101,2202");
 
 	printf("1..%d\n", n);
 	return failed ? 1 : 0;

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later OR MIT
 /*
- * mshare(1): sizes, modes, owners and JSON strings.
+ * mshare(1): sizes, modes, owners, JSON strings and the region's text.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,4 +336,116 @@ size_t name_width(const char *s)
 		if (((unsigned char)*s & 0xc0) != 0x80)
 			w++;
 	return w;
+}
+
+/* The start of the value of line "KEY:" of @text, or NULL. */
+static const char *text_line(const char *text, const char *key)
+{
+	size_t kl = strlen(key);
+	const char *l = text;
+
+	while (l && *l) {
+		if (!strncmp(l, key, kl) && l[kl] == ':')
+			return l + kl + 1;
+		l = strchr(l, '\n');
+		if (l)
+			l++;
+	}
+	return NULL;
+}
+
+int text_u64(const char *text, const char *key, uint64_t *out)
+{
+	const char *p = text_line(text, key);
+	char *end;
+
+	if (!p)
+		return -1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (!is_digit(*p))
+		return -1;
+	errno = 0;
+	*out = strtoull(p, &end, 10);
+	if (errno || (*end && *end != '\n'))
+		return -1;
+	return 0;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+int text_pids(const char *text, int **pids, size_t *n)
+{
+	const char *p = text_line(text, "pids");
+	int *v = NULL, *nv;
+	size_t cnt = 0;
+
+	*pids = NULL;
+	*n = 0;
+	if (!p)
+		return -1;
+	for (;;) {
+		unsigned long long x = 0;
+
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p || *p == '\n')
+			break;
+		if (!is_digit(*p))
+			goto bad;
+		for (; is_digit(*p); p++) {
+			x = x * 10 + (unsigned)(*p - '0');
+			if (x > INT32_MAX)
+				goto bad;
+		}
+		if (*p && *p != ' ' && *p != '\t' && *p != '\n')
+			goto bad;
+		if (cnt % 16 == 0) {
+			nv = realloc(v, (cnt + 16) * sizeof(*v));
+			if (!nv)
+				goto bad;
+			v = nv;
+		}
+		v[cnt++] = (int)x;
+	}
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_pid);
+	*pids = v;
+	*n = cnt;
+	return 0;
+bad:
+	free(v);
+	return -1;
+}
+
+const char *pids_string(const int *pids, size_t n, char sep, char *buf,
+			size_t len)
+{
+	size_t used = 0, i;
+
+	if (!n) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	buf[0] = '\0';
+	for (i = 0; i < n; i++) {
+		char one[16];
+		int l = snprintf(one, sizeof(one), "%s%d", i ? (char[]){ sep, 0 } : "",
+				 pids[i]);
+		/* room for this one, and "..." after it unless it is the last */
+		size_t need = used + (size_t)l + (i + 1 < n ? 3 : 0) + 1;
+
+		if (need > len)
+			break;
+		memcpy(buf + used, one, (size_t)l + 1);
+		used += (size_t)l;
+	}
+	if (i < n)
+		snprintf(buf + used, len - used, "...");
+	return buf;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later OR MIT */
 /*
- * mshare(1): sizes, modes, owners and JSON strings.
+ * mshare(1): sizes, modes, owners, JSON strings and the region's text.
  */
 #ifndef MSHARE_CLI_UTIL_H
 #define MSHARE_CLI_UTIL_H
@@ -46,5 +46,25 @@ void json_string(FILE *f, const char *s);
 void print_name(FILE *f, const char *s);
 /* The width print_name() gives @s. */
 size_t name_width(const char *s);
+
+/*
+ * The number of the "KEY: N" line of a region's text (read() of its fd);
+ * 0, or -1 if there is no such line or it is not a number.
+ */
+int text_u64(const char *text, const char *key, uint64_t *out);
+
+/*
+ * The "pids:" line of a region's text: its process ids, sorted, in a
+ * malloc()ed array (NULL when there are none) and their number.  0, or -1
+ * if there is no such line, it is malformed, or memory runs out.
+ */
+int text_pids(const char *text, int **pids, size_t *n);
+
+/*
+ * @n pids joined by @sep in @buf (@len bytes, at least 8): "-" for none;
+ * as many as fit followed by "..." when all do not.
+ */
+const char *pids_string(const int *pids, size_t n, char sep, char *buf,
+			size_t len);
 
 #endif

@@ -21,9 +21,10 @@
  * linkat() cannot: the fd lives on the kernel's own mount of msharefs, and
  * links across mounts give -EXDEV.
  *
- * read() of a region fd returns its stats as text, "key: value" lines and
- * then one "mapping:" line per mapping in the region.  write() gives
- * -EINVAL.
+ * read() of a region fd returns its stats as text, "key: value" lines (the
+ * fields of struct mshare_stat, then "pids:" and the attached processes'
+ * ids, space-separated, as MSHAREFS_GET_PIDS gives them) and then one
+ * "mapping:" line per mapping in the region.  write() gives -EINVAL.
  */
 #ifndef _UAPI_LINUX_MSHAREFS_H
 #define _UAPI_LINUX_MSHAREFS_H
@@ -80,16 +81,35 @@ struct mshare_stat {
 	__u64 resident;		/* resident pages mapped by the region, bytes */
 	__u64 pgtable;		/* page tables the region holds */
 	/*
-	 * What the attachments would pay unshared, less what the region pays
-	 * once: (attachments - 1) * pgtable, or 0 with no attachment.
+	 * Measured from the region's page tables: the PMD and PTE tables
+	 * that each attachment would need for what the region has mapped in
+	 * its window (a PTE table per 2 MiB with any PTE table in the region,
+	 * a PMD table per 1 GiB that has any entry), summed over the
+	 * attachments, less what the region holds (pgtable); 0 if that is
+	 * not positive.
 	 */
 	__u64 pgtable_saved;
-	__u64 __reserved[2];
+	__u64 processes;	/* distinct processes attached */
+	__u64 __reserved;
+};
+
+/*
+ * MSHAREFS_GET_PIDS: the processes attached to the region (one entry per
+ * process, however many attachments it has), as thread-group ids in the
+ * caller's pid namespace (processes outside it are not listed).  @pids
+ * points to @nr __s32 entries; on return @nr holds the number of attached
+ * processes, which may be more than were written.
+ */
+struct mshare_pids {
+	__u64 pids;		/* user pointer to __s32[nr] */
+	__u32 nr;		/* in: capacity; out: processes attached */
+	__u32 __reserved;	/* must be 0 */
 };
 
 #define MSHAREFS_CREATE_MAPPING	_IOW('x', 0, struct mshare_create)
 #define MSHAREFS_UNMAP		_IOW('x', 1, struct mshare_unmap)
 #define MSHAREFS_LINK		_IOW('x', 2, struct mshare_link)
 #define MSHAREFS_GET_STAT	_IOR('x', 3, struct mshare_stat)
+#define MSHAREFS_GET_PIDS	_IOWR('x', 4, struct mshare_pids)
 
 #endif /* _UAPI_LINUX_MSHAREFS_H */

@@ -56,7 +56,7 @@ struct mshare_stats {
 	uint64_t mappings;	/* mappings inside the region */
 	uint64_t resident;	/* resident memory mapped by the region */
 	uint64_t pgtable;	/* page tables the region holds, paid once */
-	uint64_t pgtable_saved;	/* (attachments - 1) * pgtable, or 0 */
+	uint64_t pgtable_saved;	/* page tables the sharing saves (measured) */
 };
 
 /* What mshare_query() finds about this system. */
