@@ -166,6 +166,92 @@ static inline void ms_must_map(struct __test_metadata *_metadata, void *addr,
 				  p == MAP_FAILED ? strerror(errno) : "wrong address");
 }
 
+/* @call must fail with -1 (MAP_FAILED for the _MAP_ one) and errno @err. */
+#define MS_EXPECT_ERRNO(err, call) do { \
+	long _r; \
+	errno = 0; \
+	_r = (long)(call); \
+	EXPECT_EQ(-1, _r) TH_LOG("%s succeeded", #call); \
+	EXPECT_EQ(err, errno) TH_LOG("%s: %s, expected %s", #call, \
+				     strerror(errno), strerror(err)); \
+} while (0)
+
+#define MS_EXPECT_MAP_ERRNO(err, call) do { \
+	void *_p; \
+	errno = 0; \
+	_p = (call); \
+	EXPECT_EQ(MAP_FAILED, _p) TH_LOG("%s succeeded at %p", #call, _p); \
+	EXPECT_EQ(err, errno) TH_LOG("%s: %s, expected %s", #call, \
+				     strerror(errno), strerror(err)); \
+} while (0)
+
+/*
+ * Attach the window [@off, @off + @len) of @fd's region at @addr exactly
+ * (NOREPLACE) or anywhere; NULL with errno on failure.
+ */
+static inline char *ms_attach_window(int fd, off_t off, size_t len, void *addr,
+				     int prot)
+{
+	void *p = mmap(addr, len, prot,
+		       MAP_SHARED | (addr ? MAP_FIXED_NOREPLACE : 0), fd, off);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* ms_attach_window() that must succeed (and land at @addr if given). */
+static inline char *ms_must_attach_window(struct __test_metadata *_metadata,
+					  int fd, off_t off, size_t len,
+					  void *addr, int prot)
+{
+	char *p = ms_attach_window(fd, off, len, addr, prot);
+
+	ASSERT_NE(NULL, p) TH_LOG("attach window %#llx+%#zx at %p prot %#x: %s",
+				  (long long)off, len, addr, prot, strerror(errno));
+	ASSERT_EQ(0, (uintptr_t)p % RGN) TH_LOG("window at %p not aligned", p);
+	if (addr) {
+		ASSERT_EQ(addr, (void *)p);
+	}
+	return p;
+}
+
+#ifdef MSHAREFS_GET_STAT
+/* The region's MSHAREFS_GET_STAT figures, which must be there. */
+static inline void ms_must_stat(struct __test_metadata *_metadata, int fd,
+				struct mshare_stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	ASSERT_EQ(0, ioctl(fd, MSHAREFS_GET_STAT, st))
+		TH_LOG("MSHAREFS_GET_STAT: %s", strerror(errno));
+}
+#endif
+
+/* Pages of [p, p + len) that mincore() reports resident, or -1. */
+static inline long ms_mincore_pages(void *p, size_t len)
+{
+	unsigned char *vec = malloc(len / PG + 1);
+	long n = 0;
+
+	if (!vec)
+		return -1;
+	if (mincore(p, len, vec)) {
+		free(vec);
+		return -1;
+	}
+	for (size_t i = 0; i < len / PG; i++)
+		n += vec[i] & 1;
+	free(vec);
+	return n;
+}
+
+/* The word @word of every @step-th byte of [p, p + len) that is not 0: offset, or -1. */
+static inline long check_zero(const void *p, size_t len, size_t step, int word)
+{
+	for (size_t off = 0; off < len; off += step)
+		if (((const volatile uint64_t *)((const char *)p + off))[word])
+			return (long)off;
+	return -1;
+}
+
 /* --- children ---------------------------------------------------------- */
 
 #define CHILD_CHECK(cond) do { \
@@ -615,6 +701,19 @@ static inline long block_get(const char *blk, const char *field, char *str,
 	return -1;
 }
 
+/* Does the smaps entry of our VMA at @start list VmFlags flag @flag? */
+static inline bool smaps_vmflag(const void *start, const char *flag)
+{
+	char blk[4096], flags[256], want[8];
+
+	if (!smaps_block(getpid(), start, blk, sizeof(blk)) ||
+	    block_get(blk, "VmFlags", flags, sizeof(flags)))
+		return false;
+	snprintf(want, sizeof(want), " %s ", flag);
+	strncat(flags, " ", sizeof(flags) - strlen(flags) - 1);
+	return strstr(flags, want) != NULL;
+}
+
 /* All of /proc/@pid/@file in @buf (one read: one snapshot); 0 or -errno. */
 static inline int proc_read(pid_t pid, const char *file, char *buf, size_t len)
 {
@@ -1038,6 +1137,8 @@ static inline bool sharer_stop(struct sharer *s)
 	ok = child_ok(s->pid, "sharer");
 	s->pid = 0;
 	return ok;
+}
+
 /* --- swap on a ram disk ------------------------------------------------- */
 
 #ifndef BLKGETSIZE64

@@ -8,6 +8,7 @@
 
 #include <linux/jump_label.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/sched/coredump.h>
 
 struct arch_tlbflush_unmap_batch;
@@ -385,4 +386,29 @@ static inline bool mshare_range_meets_attachment(struct mm_struct *mm,
 }
 
 #endif /* CONFIG_MSHARE */
+
+/*
+ * Advice that madvise() of a whole attachment applies to the attachment
+ * VMA itself, for the calling process alone: whether fork() copies it
+ * (MADV_DONTFORK, MADV_DOFORK), whether a core dump holds it
+ * (MADV_DONTDUMP, MADV_DODUMP), and MADV_WIPEONFORK and MADV_KEEPONFORK,
+ * which madvise_vma_behavior() judges as for any shared file mapping.
+ * Every other advice is refused on an attachment VMA: mshare hands it to
+ * the region instead (see mm/mshare/ops.c).
+ */
+static inline bool mshare_attachment_advice(int behavior)
+{
+	switch (behavior) {
+	case MADV_DONTFORK:
+	case MADV_DOFORK:
+	case MADV_DONTDUMP:
+	case MADV_DODUMP:
+	case MADV_WIPEONFORK:
+	case MADV_KEEPONFORK:
+		return true;
+	default:
+		return false;
+	}
+}
+
 #endif /* _LINUX_MSHARE_H */

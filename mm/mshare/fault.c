@@ -11,6 +11,7 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/task_work.h>
+#include <asm/pgalloc.h>
 #include <asm/tlb.h>
 #include <asm/tlbflush.h>
 #include "../internal.h"
@@ -541,6 +542,6 @@ bool __mshare_mmap_inside(struct mm_struct *mm, struct file *file,
 	}
 	if (populate)
 		mshare_populate_later(vma->vm_file, raddr, raddr + populate);
-	*ret = vma->vm_start + (raddr - MSHARE_BASE);
+	*ret = vma->vm_start + (raddr - mshare_region_addr(vma, vma->vm_start));
 	return true;
 }

@@ -6,7 +6,9 @@
  * own VMAs, at region addresses [MSHARE_BASE, MSHARE_BASE + size), and its
  * own page tables.  A process attaches it with mmap() of the region's file:
  * the attachment is an ordinary VMA of the process, marked VM_MSHARE, whose
- * PUD entries point at the region's PMD tables.  Those PMD tables (and the
+ * PUD entries point at the region's PMD tables.  It maps all of the region,
+ * or a window of it: [off, off + len) of the region, both multiples of
+ * PUD_SIZE, from mmap()'s offset (the VMA's vm_pgoff) and length.  Those PMD tables (and the
  * PUD and P4D tables above them) live as long as the region; only PTE tables
  * come and go under them.
  *
@@ -65,6 +67,8 @@ int mshare_sharer_add(struct vm_area_struct *vma, gfp_t gfp);
 void mshare_sharer_del(struct vm_area_struct *vma);
 unsigned int mshare_region_pids(struct mshare_region *r, pid_t *pids,
 				unsigned int nr);
+unsigned int mshare_region_sharers_at(struct mshare_region *r,
+				      unsigned long raddr);
 
 unsigned long mshare_user_locked_elsewhere(struct mshare_region *r);
 
@@ -86,11 +90,16 @@ static inline bool mshare_may_change(struct vm_area_struct *vma)
 	return (vma->vm_flags & VM_WRITE) && (vma->vm_file->f_mode & FMODE_WRITE);
 }
 
-/* The region address that @addr in attachment @vma stands for. */
+/*
+ * The region address that @addr in attachment @vma stands for.  An
+ * attachment maps the region from the file offset it was made at (its
+ * window, a multiple of PUD_SIZE), which is the VMA's vm_pgoff.
+ */
 static inline unsigned long mshare_region_addr(struct vm_area_struct *vma,
 					       unsigned long addr)
 {
-	return MSHARE_BASE + (addr - vma->vm_start);
+	return MSHARE_BASE + (vma->vm_pgoff << PAGE_SHIFT) +
+	       (addr - vma->vm_start);
 }
 
 #endif /* _MM_MSHARE_H */

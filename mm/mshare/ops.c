@@ -9,8 +9,11 @@
  *    at the corresponding region addresses;
  *  - partly covering an attachment and reaching outside it: -EINVAL;
  *  - exactly one whole attachment: munmap() detaches, mlock() and munlock()
- *    act on the whole region, msync() writes it back (through the region
- *    file's fsync), mprotect() and madvise() are refused with -EINVAL;
+ *    act on the part of the region that it maps (all of it, or its window),
+ *    msync() writes that back (through the region file's fsync), madvise()
+ *    acts on that part of the region, except for advice about the
+ *    attachment itself (fork, core dump), which changes the attachment VMA;
+ *    mprotect() is refused with -EINVAL;
  *  - whole attachments and more: madvise() is refused, the rest take the
  *    ordinary path, which leaves the attachments' tables alone.
  *
@@ -41,6 +44,7 @@ struct mshare_target {
 	struct file *file;		/* holds the region */
 	struct mm_struct *rmm;
 	unsigned long raddr;
+	bool whole;			/* the whole attachment */
 };
 
 /* Where a range [start, end) of a process lies, for mshare. */
@@ -115,6 +119,7 @@ static int mshare_get_target(struct mm_struct *mm, unsigned long start,
 		t->file = get_file(vma->vm_file);
 		t->rmm = mshare_vma_region(vma)->mm;
 		t->raddr = mshare_region_addr(vma, start);
+		t->whole = start == vma->vm_start && len == vma->vm_end - start;
 	}
 	mmap_read_unlock(mm);
 	return ret;
@@ -204,6 +209,52 @@ static int mshare_advice_ok(int behavior)
 	}
 }
 
+/*
+ * Advice on what the region maps in [raddr, raddr + len): one VMA of the
+ * region at a time, so that its holes are skipped.  A whole attachment has
+ * no holes for the process; what the region does not map there is no
+ * error of the caller's (do_madvise() over a hole would give -ENOMEM, and
+ * MADV_POPULATE_* would stop at the first one).
+ */
+static int mshare_madvise_region(struct mm_struct *rmm, unsigned long raddr,
+				 size_t len, int behavior)
+{
+	unsigned long addr = raddr, end = raddr + len;
+	int ret = 0;
+
+	while (!ret && addr < end) {
+		struct vm_area_struct *vma;
+		unsigned long vstart, vend;
+
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		if (mmap_read_lock_killable(rmm))
+			return -EINTR;
+		vma = find_vma(rmm, addr);
+		if (!vma || vma->vm_start >= end) {
+			mmap_read_unlock(rmm);
+			break;
+		}
+		vstart = max(addr, vma->vm_start);
+		vend = min(end, vma->vm_end);
+		mmap_read_unlock(rmm);
+		ret = do_madvise(rmm, vstart, vend - vstart, behavior);
+		addr = vend;
+		cond_resched();
+	}
+	return ret;
+}
+
+/*
+ * madvise(): strictly inside an attachment, the advice acts on the region
+ * at the corresponding addresses; on a whole attachment (or window), on
+ * everything the region maps there.  Advice about the attachment itself
+ * (mshare_attachment_advice(): fork and core dump) takes the ordinary path
+ * on a whole attachment, which changes the attachment VMA's flags for this
+ * process alone.  Advice over attachments and more is refused: the
+ * ordinary path would act on the memory around them before it met an
+ * attachment that refuses it.
+ */
 bool __mshare_madvise_inside(struct mm_struct *mm, unsigned long start,
 			     size_t len, int behavior, int *ret)
 {
@@ -212,29 +263,28 @@ bool __mshare_madvise_inside(struct mm_struct *mm, unsigned long start,
 	struct mshare_target t;
 	int found;
 
-	/*
-	 * Advice on whole attachments is refused: per-process advice cannot
-	 * act on the region's tables, and paths that do not walk VMAs
-	 * (MADV_POPULATE_*, MADV_HWPOISON) would act on the region unasked.
-	 */
 	if (mmap_read_lock_killable(mm)) {
 		*ret = -EINTR;
 		return true;
 	}
 	found = mshare_find_inside(mm, start, len, &vma);
 	mmap_read_unlock(mm);
-	if (found == MSHARE_WHOLE || found == MSHARE_BEYOND) {
+	if (found == MSHARE_BEYOND) {
 		*ret = -EINVAL;
 		return true;
 	}
+	if (found == MSHARE_WHOLE && mshare_attachment_advice(behavior))
+		return false;
 
-	found = mshare_get_target(mm, start, len, ok == 2, false, &t);
+	found = mshare_get_target(mm, start, len, ok == 2, true, &t);
 	if (found <= 0) {
 		*ret = found;
 		return found < 0;
 	}
 	if (!ok)
 		*ret = -EINVAL;
+	else if (t.whole)
+		*ret = mshare_madvise_region(t.rmm, t.raddr, len, behavior);
 	else
 		*ret = do_madvise(t.rmm, t.raddr, len, behavior);
 	fput(t.file);

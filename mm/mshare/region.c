@@ -477,17 +477,35 @@ static const struct vm_operations_struct mshare_vm_ops = {
 	.find_special_page = mshare_vm_find_special_page,
 };
 
-/* Attach: mmap() of the whole region, MAP_SHARED, at a PUD-aligned address. */
+/*
+ * Is [pgoff, pgoff + pages) (in pages) a window of region @r: PUD-aligned,
+ * not empty, inside the region?  No sum that could wrap.
+ */
+static bool mshare_window_ok(struct mshare_region *r, unsigned long pgoff,
+			     unsigned long pages)
+{
+	unsigned long rpages = mshare_region_size(r) >> PAGE_SHIFT;
+	unsigned long align = PUD_SIZE >> PAGE_SHIFT;
+
+	return rpages && pages && IS_ALIGNED(pgoff, align) &&
+	       IS_ALIGNED(pages, align) && pages <= rpages &&
+	       pgoff <= rpages - pages;
+}
+
+/*
+ * Attach: mmap() of the region, MAP_SHARED, at a PUD-aligned address: all
+ * of it, or a window [off, off + len) with off (mmap()'s offset) and len
+ * multiples of PUD_SIZE inside the region.
+ */
 int mshare_region_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct mshare_region *r = mshare_file_region(file);
-	unsigned long size = mshare_region_size(r);
 	int ret;
 
 	/* MAP_SHARED; without FMODE_WRITE do_mmap() drops VM_SHARED */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
-	if (!size || vma->vm_pgoff || vma->vm_end - vma->vm_start != size)
+	if (!mshare_window_ok(r, vma->vm_pgoff, vma_pages(vma)))
 		return -EINVAL;
 	if (!IS_ALIGNED(vma->vm_start, PUD_SIZE))
 		return -EINVAL;
@@ -737,7 +755,7 @@ void mshare_region_stat(struct mshare_region *r, struct mshare_stat *st)
 {
 	struct mm_struct *rmm = r->mm;
 	long attach = atomic_read(&r->nr_attach);
-	unsigned long need;
+	unsigned long addr, need = 0;
 
 	memset(st, 0, sizeof(*st));
 	st->size = mshare_region_size(r);
@@ -746,11 +764,21 @@ void mshare_region_stat(struct mshare_region *r, struct mshare_stat *st)
 	st->mappings = READ_ONCE(rmm->map_count);
 	st->resident = (u64)mshare_resident_pages(rmm) << PAGE_SHIFT;
 	st->pgtable = mm_pgtables_bytes(rmm);
-	/* Every attachment maps the whole region. */
-	need = attach > 0 ? mshare_pgtable_needed(rmm, MSHARE_BASE,
-						   MSHARE_BASE + st->size) : 0;
-	if (attach * need > st->pgtable)
-		st->pgtable_saved = attach * need - st->pgtable;
+	/*
+	 * What the attachments would need without mshare: each GiB's tables
+	 * once for every attachment that maps it (all of the region, or a
+	 * window).
+	 */
+	for (addr = MSHARE_BASE; attach > 0 && addr < MSHARE_BASE + st->size;
+	     addr += PUD_SIZE) {
+		unsigned int n = mshare_region_sharers_at(r, addr);
+
+		if (n)
+			need += n * mshare_pgtable_needed(rmm, addr,
+							  addr + PUD_SIZE);
+	}
+	if (need > st->pgtable)
+		st->pgtable_saved = need - st->pgtable;
 }
 
 /* The stats as text, the attached pids, then one line per mapping. */

@@ -200,10 +200,11 @@ static unsigned long mshare_resident_fast(struct mshare_region *r)
 /*
  * The region pages that @mm reaches through its attachments, counted once
  * per attachment, as RSS counts a page once per PTE that maps it
- * (RssMshare, and so VmRSS); or, with @share, each attachment's share, the
- * region's pages divided by its attachments (OOM badness: what killing
- * @mm's processes would give back, on average).  Never sleeps:
- * oom_badness() calls it under task_lock().
+ * (RssMshare, and so VmRSS), a window's attachment its part of the
+ * region's pages in proportion to the window's size; or, with @share, each
+ * attachment's share, that divided by the region's attachments (OOM
+ * badness: what killing @mm's processes would give back, on average).
+ * Never sleeps: oom_badness() calls it under task_lock().
  */
 unsigned long __mshare_mm_rss(struct mm_struct *mm, bool share)
 {
@@ -217,12 +218,32 @@ unsigned long __mshare_mm_rss(struct mm_struct *mm, bool share)
 		if (s->mm != mm)
 			continue;
 		n = mshare_resident_fast(s->region);
+		/* A window: its part of the region, pro rata (see mshare.7) */
+		n = mult_frac(n, (s->end - s->start) >> PAGE_SHIFT,
+			      max(mshare_region_size(s->region) >> PAGE_SHIFT,
+				  1UL));
 		if (share)
 			n /= max(atomic_read(&s->region->nr_attach), 1);
 		pages += n;
 	}
 	spin_unlock(&mshare_mms_lock);
 	return pages;
+}
+
+/* How many attachments of @r map region address @raddr. */
+unsigned int mshare_region_sharers_at(struct mshare_region *r,
+				      unsigned long raddr)
+{
+	struct mshare_sharer *s;
+	unsigned long ss, se;
+	unsigned int n = 0;
+
+	spin_lock(&r->sharers_lock);
+	list_for_each_entry(s, &r->sharers, node)
+		if (mshare_sharer_range(s, raddr, raddr + 1, &ss, &se))
+			n++;
+	spin_unlock(&r->sharers_lock);
+	return n;
 }
 
 /* How many attachments share each page of attachment @vma's region. */
