@@ -18,7 +18,8 @@
  *  - fork() of a window: the child's copy is the same window, and is a
  *    sharer until it exits;
  *  - whole-window operations act on the window's part of the region only:
- *    madvise(MADV_DONTNEED), mlock(), msync();
+ *    madvise(MADV_DONTNEED), mlock() (ENOMEM only for a hole in the
+ *    window), msync();
  *  - GUP through a window (/proc/self/mem, process_vm_readv()), mincore()
  *    and smaps see the window's part;
  *  - stats: attachments, processes and pids count a window;
@@ -290,7 +291,16 @@ TEST_F(win, whole_window_operations)
 	EXPECT_EQ(-1, check_pat(self->all + 2 * RGN + 64 * MiB, MEM, PG, 0xa2, 0));
 	EXPECT_EQ(-1, check_pat(self->all + 2 * RGN, MEM, PG, 0x62, 0));
 
-	/* mlock of the window: GiB 1's two mappings, 2 * MEM, locked. */
+	/*
+	 * mlock of the window: GiB 1's two mappings, 2 * MEM, locked.  mlock
+	 * of a whole attachment needs it without holes (ENOMEM, as for a hole
+	 * in an address space): fill the rest of GiB 1 with PROT_NONE, while
+	 * GiBs 0 and 2 keep theirs, which the window must not meet.
+	 */
+	ms_must_map(_metadata, w + MEM, 64 * MiB - MEM, PROT_NONE, PRIVATE_ANON, -1);
+	ms_must_map(_metadata, w + 64 * MiB + MEM, RGN - 64 * MiB - MEM, PROT_NONE,
+		    PRIVATE_ANON, -1);
+	MS_EXPECT_ERRNO(ENOMEM, mlock(self->all, NGIB * RGN));
 	ml0 = meminfo_kb("Mlocked");
 	ASSERT_EQ(0, mlock(w, RGN)) TH_LOG("%s", strerror(errno));
 	TH_LOG("Mlocked %ld -> %ld kB", ml0, meminfo_kb("Mlocked"));
