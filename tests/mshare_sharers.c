@@ -270,52 +270,6 @@ static void need_swap(struct __test_metadata *_metadata)
 /* ------------------------------------------------------------------------ */
 /* IPIs: /proc/interrupts */
 
-struct ipis {
-	long long cal, tlb;
-};
-
-/* CPU @cpu's "CAL" (function call) and "TLB" (shootdown) interrupts. */
-static int ipis_read(int cpu, struct ipis *out)
-{
-	char line[4096], *save, *tok;
-	int col = -1, ncol = 0;
-	FILE *f = fopen("/proc/interrupts", "r");
-
-	out->cal = out->tlb = -1;
-	if (!f)
-		return -1;
-	if (!fgets(line, sizeof(line), f)) {
-		fclose(f);
-		return -1;
-	}
-	for (tok = strtok_r(line, " \t\n", &save); tok; tok = strtok_r(NULL, " \t\n", &save))
-		if (!strncmp(tok, "CPU", 3)) {
-			if (atoi(tok + 3) == cpu)
-				col = ncol;
-			ncol++;
-		}
-	while (col >= 0 && fgets(line, sizeof(line), f)) {
-		char *p = line + strspn(line, " "), *end;
-		long long *dst = !strncmp(p, "CAL:", 4) ? &out->cal :
-				 !strncmp(p, "TLB:", 4) ? &out->tlb : NULL;
-
-		if (!dst)
-			continue;
-		p += 4;
-		for (int i = 0; i <= col; i++) {
-			long long v = strtoll(p, &end, 10);
-
-			if (end == p)
-				break;
-			if (i == col)
-				*dst = v;
-			p = end;
-		}
-	}
-	fclose(f);
-	return out->cal >= 0 && out->tlb >= 0 ? 0 : -1;
-}
-
 #define IPI_SLACK	3	/* CAL + TLB on CPU 1 beyond the control's, */
 #define IPI_PER_SEC	2	/* and per second the calls took beyond its */
 #define IPI_LEN		(32 * MiB)

@@ -26,7 +26,9 @@
  *    pgtable_saved counts each GiB once per attachment that maps it;
  *    RssMshare counts a window's share of the region;
  *  - TLB flushes reach a window's sharer at its own addresses: a sharer
- *    that keeps reading a page through a window sees it replaced;
+ *    that keeps reading a page through a window sees it replaced; and
+ *    only the sharers whose window maps the range (TLB/CAL interrupts of
+ *    a sharer's CPU);
  *  - page tables do not grow per sharer of a window;
  *  - munmap() of the whole window detaches; of a part, unmaps the region
  *    there.
@@ -448,6 +450,90 @@ TEST_F_TIMEOUT(win, flush_reaches_window, 120)
 	EXPECT_TRUE(child_ok(pid, "reader"));
 	close(sv[0]);
 	EXPECT_EQ(0, munmap(w, RGN));
+}
+
+/*
+ * Flushes go only to the sharers whose window maps the range: a sharer
+ * that runs on CPU 1 with a window of GiB 2 gets TLB interrupts when a
+ * page of GiB 2 changes protection (through the whole attachment, on
+ * CPU 0), and no more than an ordinary mapping of CPU 0's process gives
+ * it (the control) when a page of GiB 0 does.
+ */
+#define FT_TOGGLES	64
+
+/* @n protection toggles of page @p: CPU 1's CAL + TLB interrupts meanwhile. */
+static long long toggles_ipis(char *p, int n, double *secs)
+{
+	struct ipis b, e;
+	double t0 = now_sec();
+
+	if (ipis_read(1, &b))
+		return -1;
+	for (int i = 0; i < n; i++) {
+		if (mprotect(p, PG, PROT_READ) || mprotect(p, PG, RW))
+			return -1;
+		*(volatile char *)p = 1;
+	}
+	if (ipis_read(1, &e))
+		return -1;
+	*secs = now_sec() - t0;
+	return e.cal - b.cal + e.tlb - b.tlb;
+}
+
+TEST_F_TIMEOUT(win, flush_targets_windows, 300)
+{
+	volatile uint64_t *state;
+	long long ctl, out, in;
+	double sc = 0, so = 0, si = 0;
+	struct ipis probe1;
+	char *own;
+	pid_t pid;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "one CPU: nothing to target");
+	ASSERT_EQ(0, ipis_read(1, &probe1)) TH_LOG("no CAL/TLB line for CPU 1");
+	ASSERT_EQ(0, pin_to_cpu(0));
+	state = mmap(NULL, PG, RW, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, (void *)state);
+	state[0] = state[1] = 0;
+	/* One-page mappings to toggle: in GiB 0, in GiB 2, and our own. */
+	ms_must_map(_metadata, self->all + 32 * MiB, PG, RW, PRIVATE_ANON, -1);
+	ms_must_map(_metadata, self->all + 2 * RGN + 32 * MiB, PG, RW, PRIVATE_ANON, -1);
+	own = mmap(NULL, PG, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, own);
+	*(volatile char *)own = 1;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *w;
+
+		CHILD_CHECK(pin_to_cpu(1) == 0);
+		CHILD_CHECK(munmap(self->all, NGIB * RGN) == 0);
+		w = ms_attach_window(self->fd, 2 * RGN, RGN, NULL, RW);
+		CHILD_CHECK(w != NULL);
+		/* Busy on CPU 1 in its window, so its mm is live there. */
+		state[0] = 1;
+		while (!state[1])
+			(void)*wordp(w, 32 * MiB, 0);
+		_exit(0);
+	}
+	for (int i = 0; i < 500 && !state[0]; i++)
+		sleep_ms(10);
+	ASSERT_EQ(1, state[0]) TH_LOG("the window sharer did not start");
+
+	ctl = toggles_ipis(own, FT_TOGGLES, &sc);
+	out = toggles_ipis(self->all + 32 * MiB, FT_TOGGLES, &so);
+	in = toggles_ipis(self->all + 2 * RGN + 32 * MiB, FT_TOGGLES, &si);
+	state[1] = 1;
+	EXPECT_TRUE(child_ok(pid, "window sharer"));
+	TH_LOG("CPU 1 interrupts for %d toggles: own memory %lld (%.2f s), GiB 0 %lld (%.2f s), GiB 2 (the sharer's window) %lld (%.2f s)",
+	       FT_TOGGLES, ctl, sc, out, so, in, si);
+	ASSERT_LE(0, ctl);
+	ASSERT_LE(0, out);
+	EXPECT_LE(out, ctl + 3 + 2 * (long long)(so > sc ? so - sc + 1 : 1))
+		TH_LOG("a change outside the sharer's window interrupted it");
+	EXPECT_GE(in, FT_TOGGLES / 2) TH_LOG("the sharer's window was not flushed");
 }
 
 /*
