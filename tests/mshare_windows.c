@@ -607,8 +607,10 @@ TEST_F(win, munmap_window)
 	ASSERT_EQ(0, munmap(w + RGN, MEM));
 	EXPECT_FALSE(probe(self->all + 2 * RGN, false));
 	EXPECT_EQ(-1, check_pat(w, MEM, PG, 0x61, 0));
-	/* Across its edge: refused. */
+	/* Across its edge: refused; so are mprotect and mremap of all of it. */
 	MS_EXPECT_ERRNO(EINVAL, munmap(w + 2 * RGN - PG, 2 * PG));
+	MS_EXPECT_ERRNO(EINVAL, mprotect(w, 2 * RGN, PROT_READ));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(w, 2 * RGN, 3 * RGN, MREMAP_MAYMOVE));
 	/* All of it: detached, the region unchanged. */
 	ASSERT_EQ(0, munmap(w, 2 * RGN));
 	EXPECT_EQ(0, maps_count((unsigned long)w, (unsigned long)w + 2 * RGN));
