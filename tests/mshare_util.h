@@ -4,9 +4,10 @@
  * region, page patterns, SCM_RIGHTS, parent/child handshakes over unix
  * sockets, fd counting, /proc/self/maps and memory-baseline checks; named
  * regions, pidfd syscalls, reading the kernel log (/dev/kmsg), ext4 and
- * swap on a brd ram disk, /proc/PID files (status, smaps, thread states)
- * and cgroup files.  The ms_must_*() helpers are for test bodies: they
- * ASSERT.
+ * swap on a brd ram disk, /proc/PID files (status, smaps and VmFlags,
+ * thread states), cgroup files, a CPU's TLB/CAL interrupts, attach
+ * windows and errno checks (MS_EXPECT_ERRNO).  The ms_must_*() helpers are
+ * for test bodies: they ASSERT.
  *
  * Include after defining _GNU_SOURCE and after kselftest_harness.h.
  *
