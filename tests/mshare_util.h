@@ -1038,6 +1038,8 @@ static inline bool sharer_stop(struct sharer *s)
 	ok = child_ok(s->pid, "sharer");
 	s->pid = 0;
 	return ok;
+}
+
 /* --- swap on a ram disk ------------------------------------------------- */
 
 #ifndef BLKGETSIZE64
