@@ -314,6 +314,8 @@ pmd_t *mshare_huge_pmd_alloc(struct mm_struct *rmm, pud_t *pud,
 	ptl = pte_lockptr(rmm, pmd);
 	if (ptl != pml)
 		spin_lock_nested(ptl, SINGLE_DEPTH_NESTING);
+	else
+		__acquire(ptl);		/* for sparse: one lock, held once */
 	pte = pte_offset_kernel(pmd, haddr);
 	for (i = 0; i < PTRS_PER_PTE; i++) {
 		if (WARN_ON_ONCE(!pte_none(ptep_get(pte + i)))) {
@@ -328,6 +330,8 @@ pmd_t *mshare_huge_pmd_alloc(struct mm_struct *rmm, pud_t *pud,
 unlock:
 	if (ptl != pml)
 		spin_unlock(ptl);
+	else
+		__release(ptl);
 	spin_unlock(pml);
 	if (pmd)
 		call_rcu(&table->pt_rcu_head, mshare_pte_free_rcu);

@@ -928,8 +928,10 @@ static int mshare_tripwire_selftest(void)
 		/* _nolock: no lock taken only on success (sparse context) */
 		pte = pte_offset_map_nolock(smm, pmd_offset(pud, addr), addr,
 					    &ptl);
-		if (pte)
+		if (pte) {
+			__acquire(RCU);	/* for sparse: taken inside, out of line */
 			pte_unmap(pte);
+		}
 		tlb_gather_mmu(&tlb, smm);
 		free_pgd_range(&tlb, addr, addr + PUD_SIZE, FIRST_USER_ADDRESS,
 			       USER_PGTABLES_CEILING);

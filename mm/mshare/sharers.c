@@ -98,6 +98,7 @@ static bool mshare_sharer_range(struct mshare_sharer *s, unsigned long start,
 
 /* Wait until no invalidation of @r is between start and end; lock the list. */
 static void mshare_sharers_lock_quiet(struct mshare_region *r)
+	__acquires(&r->sharers_lock)
 {
 	lock_map_acquire(&mshare_sharers_map);
 	for (;;) {
@@ -110,6 +111,7 @@ static void mshare_sharers_lock_quiet(struct mshare_region *r)
 }
 
 static void mshare_sharers_unlock_quiet(struct mshare_region *r)
+	__releases(&r->sharers_lock)
 {
 	spin_unlock(&r->sharers_lock);
 	lock_map_release(&mshare_sharers_map);
