@@ -326,6 +326,25 @@ static inline unsigned long mshare_mm_rss(struct mm_struct *mm, bool share)
 	return 0;
 }
 
+static inline void mshare_flush_tlb_range(struct mm_struct *rmm,
+					  unsigned long start,
+					  unsigned long end,
+					  unsigned int stride_shift,
+					  bool freed_tables)
+{
+}
+
+static inline void
+mshare_tlbbatch_add_pending(struct arch_tlbflush_unmap_batch *batch,
+			    struct mm_struct *rmm, unsigned long uaddr)
+{
+}
+
+static inline bool mshare_tlbbatch_should_defer(struct mm_struct *rmm)
+{
+	return false;
+}
+
 static inline bool mshare_mm_attached(struct mm_struct *mm)
 {
 	return false;

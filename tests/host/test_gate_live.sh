@@ -33,7 +33,7 @@ clean=kmsg_quiet_probe
 # (vm.mshare_tripwire_selftest): a WARN_ON from kernel code, not a line
 # written to /dev/kmsg, must reach the log and fail the verdict as well.
 trip=tripwire_probe
-tripwarn='WARNING: CPU: [0-9]+ PID: [0-9]+ at mm/pgtable-generic.c:[0-9]+ __pte_offset_map_lock'
+tripwarn='WARNING: CPU: [0-9]+ PID: [0-9]+ at mm/pgtable-generic.c:[0-9]+ (__pte_offset_map_lock|pte_offset_map_nolock)'
 
 tap() {		# tap OK? NAME [DIAGNOSTIC...]
 	local good=$1 name=$2
