@@ -1210,6 +1210,19 @@ static void op_map(void)
 	if (p == MAP_FAILED) {
 		int e = errno;
 
+		/*
+		 * MAP_FIXED over the start of a hugetlb mapping with a length
+		 * that is no multiple of its page: the hugetlb VMA cannot be
+		 * split there (EINVAL, as without mshare), and the old mapping
+		 * stays (seed 0xf689101615c1c2cc).
+		 */
+		if (e == EINVAL && len % HUGE_SZ &&
+		    (snap.kind == K_HUGE || snap.kind == K_UNKNOWN)) {
+			*sl = snap;
+			sl->seq = snap.seq + 1;
+			slot_end(sl);
+			return;
+		}
 		/* Huge pages or memory ran out: a clean error, the slot emptied. */
 		CHECK(e == ENOMEM || e == EAGAIN || e == ENOSPC,
 		      "map %s %#zx in slot %d (%s): %s", kind_name[kind], len, s,

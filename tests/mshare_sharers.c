@@ -19,7 +19,9 @@
  *    inside; an ordinary MAP_SHARED memfd mapping for the others), plus 3,
  *    plus 2 per second that the calls inside took longer than the
  *    control's (the guest has background CAL on CPU 1: kworkers woken
- *    there count as function calls); the operation still works on CPU 0.
+ *    there count as function calls), in one of up to three rounds (that
+ *    background comes and goes; a flush per operation would show in
+ *    every round); the operation still works on CPU 0.
  *    (A kernel that flushes every CPU for a
  *    region, flush_tlb_all(), sends CPU 1 an IPI per flush: thousands for
  *    the PAGEOUT.)
@@ -357,6 +359,7 @@ struct ipi_res {
 };
 
 #define IPI_NOISE_MS	500
+#define IPI_TRIES	3	/* rounds before an excess counts */
 
 static int ipi_memfd;		/* the control's memfd, in the sharer */
 
@@ -594,34 +597,61 @@ TEST_F_TIMEOUT(sharers, ipi_targeted, 600)
 		sleep_ms(10);
 	ASSERT_EQ(1, res->spinner_cpu) TH_LOG("the spinner does not run on CPU 1");
 
-	fd = ms_must_create(_metadata, RGN);
-	pid = fork_kid();
-	ASSERT_LE(0, pid);
-	if (pid == 0)
-		ipi_sharer(fd, res);
-	EXPECT_TRUE(kid_ok(pid, "sharer on CPU 0"));
-	EXPECT_EQ(1, res->done) TH_LOG("the sharer did not finish: %s", res->err);
-	EXPECT_EQ(1, res->spinner_cpu) TH_LOG("the spinner left CPU 1");
-	kid_kill(spin);
-	close(fd);
+	/*
+	 * Up to IPI_TRIES rounds of every operation, until a round has none
+	 * over the bound: background function calls on CPU 1 (kworkers woken
+	 * there) come and go, 0 to 41 in a round, inside and outside alike,
+	 * while a kernel that flushes CPU 1 per region flush does so in
+	 * every round (one per flush: 64 or more per operation here).
+	 */
+	for (int round = 1; round <= IPI_TRIES; round++) {
+		int over = 0;
 
-	TH_LOG("CPU 1 noise over %d ms idle: CAL %+lld TLB %+lld", IPI_NOISE_MS,
-	       res->noise.cal, res->noise.tlb);
-	for (int op = 0; op < NOPS && res->done; op++) {
-		struct ipi_one *in = &res->r[op][0], *out = &res->r[op][1];
-		double longer = in->secs > out->secs ? in->secs - out->secs : 0;
-		long long allowed = out->d1.cal + out->d1.tlb + IPI_SLACK +
-				    IPI_PER_SEC * (long long)(longer + 1);
+		memset(res->r, 0, sizeof(res->r));
+		res->done = 0;
+		fd = ms_must_create(_metadata, RGN);
+		pid = fork_kid();
+		ASSERT_LE(0, pid);
+		if (pid == 0)
+			ipi_sharer(fd, res);
+		EXPECT_TRUE(kid_ok(pid, "sharer on CPU 0"));
+		EXPECT_EQ(1, res->done) TH_LOG("the sharer did not finish: %s", res->err);
+		EXPECT_EQ(1, res->spinner_cpu) TH_LOG("the spinner left CPU 1");
+		close(fd);
+		if (!res->done)
+			break;
 
-		TH_LOG("%s: inside the region: CPU 1 CAL %+lld TLB %+lld (CPU 0 CAL %+lld TLB %+lld), %.3f s; outside: CPU 1 CAL %+lld TLB %+lld (CPU 0 CAL %+lld TLB %+lld), %.3f s",
-		       op_name[op], in->d1.cal, in->d1.tlb, in->d0.cal, in->d0.tlb, in->secs,
-		       out->d1.cal, out->d1.tlb, out->d0.cal, out->d0.tlb, out->secs);
-		EXPECT_TRUE(in->ok) TH_LOG("%s inside: %s", op_name[op], in->why);
-		EXPECT_TRUE(out->ok) TH_LOG("%s outside: %s", op_name[op], out->why);
-		EXPECT_GE(allowed, in->d1.cal + in->d1.tlb)
-			TH_LOG("%s inside the region interrupted CPU 1, which runs no sharer, %lld times (%lld allowed: the control's, and %.1f s longer)",
-			       op_name[op], in->d1.cal + in->d1.tlb, allowed, longer);
+		TH_LOG("round %d: CPU 1 noise over %d ms idle: CAL %+lld TLB %+lld", round,
+		       IPI_NOISE_MS, res->noise.cal, res->noise.tlb);
+		for (int op = 0; op < NOPS; op++) {
+			struct ipi_one *in = &res->r[op][0], *out = &res->r[op][1];
+			double longer = in->secs > out->secs ? in->secs - out->secs : 0;
+			long long allowed = out->d1.cal + out->d1.tlb + IPI_SLACK +
+					    IPI_PER_SEC * (long long)(longer + 1);
+			bool last = round == IPI_TRIES;
+
+			TH_LOG("round %d: %s: inside the region: CPU 1 CAL %+lld TLB %+lld (CPU 0 CAL %+lld TLB %+lld), %.3f s; outside: CPU 1 CAL %+lld TLB %+lld (CPU 0 CAL %+lld TLB %+lld), %.3f s",
+			       round, op_name[op], in->d1.cal, in->d1.tlb, in->d0.cal, in->d0.tlb,
+			       in->secs, out->d1.cal, out->d1.tlb, out->d0.cal, out->d0.tlb,
+			       out->secs);
+			EXPECT_TRUE(in->ok) TH_LOG("%s inside: %s", op_name[op], in->why);
+			EXPECT_TRUE(out->ok) TH_LOG("%s outside: %s", op_name[op], out->why);
+			if (allowed >= in->d1.cal + in->d1.tlb)
+				continue;
+			over++;
+			if (last) {
+				EXPECT_GE(allowed, in->d1.cal + in->d1.tlb)
+					TH_LOG("%s inside the region interrupted CPU 1, which runs no sharer, %lld times (%lld allowed: the control's, and %.1f s longer), in each of %d rounds",
+					       op_name[op], in->d1.cal + in->d1.tlb, allowed, longer,
+					       IPI_TRIES);
+			}
+		}
+		if (!over)
+			break;
+		if (round < IPI_TRIES)
+			TH_LOG("round %d: %d operation(s) over the bound: another round", round, over);
 	}
+	kid_kill(spin);
 	no_report(_metadata, self);
 }
 
