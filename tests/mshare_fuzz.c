@@ -6,7 +6,9 @@
  *
  * prints its seed first ("# seed S"): the same seed replays the same
  * sequence of operations in every worker (timing between the processes is
- * not replayed).  Without --seed it draws one.  Output is TAP.
+ * not replayed).  Without --seed it takes $MSHARE_FUZZ_SEED (make check
+ * sets one, so that the gate is the same run each time; make soak draws
+ * new seeds), or draws one.  Output is TAP.
  *
  * N worker processes (forked; a killed or exited worker is replaced by a
  * new incarnation) run random operations on regions: create (libmshare's
@@ -2517,6 +2519,10 @@ int main(int argc, char **argv)
 	}
 	if (nw < 1 || nw > MAXW || seconds <= 0)
 		usage();
+	if (!have_seed && getenv("MSHARE_FUZZ_SEED")) {
+		seed = strtoull(getenv("MSHARE_FUZZ_SEED"), NULL, 0);
+		have_seed = true;
+	}
 	if (!have_seed && getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
 		seed = (uint64_t)time(NULL) * 2654435761ULL ^ getpid();
 

@@ -603,6 +603,12 @@ TEST_F_TIMEOUT(sharers, ipi_targeted, 600)
 	 * there) come and go, 0 to 41 in a round, inside and outside alike,
 	 * while a kernel that flushes CPU 1 per region flush does so in
 	 * every round (one per flush: 64 or more per operation here).
+	 * MADV_DONTNEED inside also showed more function calls on CPU 1 than
+	 * its control in some rounds (up to 47 in 64 calls against 10; never
+	 * a TLB shootdown, whose counter stays 0), not yet explained: it may
+	 * have fewer than one per call beyond the control, which a kernel
+	 * that flushes CPU 1 per region flush (19 to 35 per call) exceeds
+	 * many times over.
 	 */
 	for (int round = 1; round <= IPI_TRIES; round++) {
 		int over = 0;
@@ -627,7 +633,8 @@ TEST_F_TIMEOUT(sharers, ipi_targeted, 600)
 			struct ipi_one *in = &res->r[op][0], *out = &res->r[op][1];
 			double longer = in->secs > out->secs ? in->secs - out->secs : 0;
 			long long allowed = out->d1.cal + out->d1.tlb + IPI_SLACK +
-					    IPI_PER_SEC * (long long)(longer + 1);
+					    IPI_PER_SEC * (long long)(longer + 1) +
+					    (op == OP_DONTNEED ? IPI_DN_REPS - 1 : 0);
 			bool last = round == IPI_TRIES;
 
 			TH_LOG("round %d: %s: inside the region: CPU 1 CAL %+lld TLB %+lld (CPU 0 CAL %+lld TLB %+lld), %.3f s; outside: CPU 1 CAL %+lld TLB %+lld (CPU 0 CAL %+lld TLB %+lld), %.3f s",
@@ -1292,7 +1299,13 @@ TEST_F_TIMEOUT(sharers, hmm_mirror, 300)
 #define SM_SHM_OFF	(16 * MiB)
 #define SM_SHM		(4 * MiB)	/* shared anonymous */
 #define SM_KB		((long)((SM_PRIV + SM_SHM) / KiB))
-#define SM_TOL		64		/* kB */
+/*
+ * kB.  RSS counters (and RssMshare, read from the region's) are per-CPU
+ * counters read without summing: each CPU may hold up to
+ * percpu_counter_batch (32 pages here) unfolded; 2 CPUs, 256 kB (a 32-page
+ * miss was seen with 64 kB).
+ */
+#define SM_TOL		256
 
 struct att_fig {
 	long rss, pss, sc, sd, pc, pd;
