@@ -1179,7 +1179,7 @@ static void hm_sharer(int sock, int fd, char *a)
 	int c;
 
 	while ((c = sock_recv(sock)) > 0 && c != 'q') {
-		int tag = sock_recv(sock);
+		int tag = sock_recv(sock), reply = 'k';
 		struct mshare_unmap mu = { .region_offset = HM_OFF, .size = HM_LEN };
 
 		switch (c) {
@@ -1201,14 +1201,27 @@ static void hm_sharer(int sock, int fd, char *a)
 			CHILD_CHECK(mprotect(p, HM_LEN, RW) == 0);
 			break;
 		case 'O':	/* MADV_PAGEOUT: no new data */
-			CHILD_CHECK(madvise(p, HM_LEN, MADV_PAGEOUT) == 0);
+			/*
+			 * Pages still in another CPU's LRU batch are not
+			 * isolated and stay: retry until some page went out,
+			 * or answer 'K' (nothing paged out, so nothing needed
+			 * invalidating; seen once in a full run).
+			 */
+			for (int i = 0; i < 20; i++) {
+				CHILD_CHECK(madvise(p, HM_LEN, MADV_PAGEOUT) == 0);
+				if (resident_pages(p, HM_LEN) < HM_PAGES)
+					break;
+				sleep_ms(100);
+			}
+			if (resident_pages(p, HM_LEN) >= HM_PAGES)
+				reply = 'K';
 			break;
 		case 'w':	/* a plain write */
 			break;
 		}
 		if (c != 'R' && c != 'O')
 			fill_pat(p, HM_LEN, PG, tag, 0);
-		CHILD_CHECK(sock_send(sock, 'k') == 0);
+		CHILD_CHECK(sock_send(sock, reply) == 0);
 	}
 	_exit(0);
 }
@@ -1225,7 +1238,7 @@ TEST_F_TIMEOUT(sharers, hmm_mirror, 300)
 		{ 'w', true, "a write after the pageout" },
 	};
 	static char buf[HM_LEN] __attribute__((aligned(4096)));
-	int fd, dfd, sv[2], tag = 0x40, ret;
+	int fd, dfd, sv[2], tag = 0x40, ret, reply;
 	bool absent;
 	uint64_t faults;
 	char why[256], *a;
@@ -1268,7 +1281,12 @@ TEST_F_TIMEOUT(sharers, hmm_mirror, 300)
 			tag++;
 		ASSERT_EQ(0, sock_send(sv[0], steps[i].op));
 		ASSERT_EQ(0, sock_send(sv[0], tag));
-		ASSERT_EQ('k', sock_recv(sv[0])) TH_LOG("sharer B failed: %s", steps[i].what);
+		reply = sock_recv(sv[0]);
+		ASSERT_TRUE(reply == 'k' || reply == 'K')
+			TH_LOG("sharer B failed: %s", steps[i].what);
+		if (reply == 'K')
+			TH_LOG("%s: no page went out (all %d still resident after 20 tries): nothing to invalidate",
+			       steps[i].what, HM_PAGES);
 		memset(buf, 0, sizeof(buf));
 		ret = dmirror_read(dfd, a + HM_OFF, buf, HM_PAGES, &faults);
 		EXPECT_EQ(0, ret) TH_LOG("%s: HMM_DMIRROR_READ: %s", steps[i].what, strerror(-ret));
@@ -1278,7 +1296,7 @@ TEST_F_TIMEOUT(sharers, hmm_mirror, 300)
 		EXPECT_EQ(-1, check_pat(buf, HM_LEN, PG, tag, 0))
 			TH_LOG("%s: the device read stale data: word %#lx", steps[i].what,
 			       (unsigned long)*wordp(buf, 0, 0));
-		if (steps[i].op != 'w') {
+		if (steps[i].op != 'w' && reply == 'k') {
 			EXPECT_LT(0, faults) TH_LOG("%s: the mirror was not invalidated", steps[i].what);
 		}
 	}
