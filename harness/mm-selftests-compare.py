@@ -20,6 +20,7 @@ import re
 import sys
 
 MMST = re.compile(r"^# MMST (BEGIN|RESULT) (\S+)(?: (\S+) rc=(-?\d+) secs=(\d+))?")
+RUN = re.compile(r"^#\| # \[RUN\] (.*?)\s*$")
 SUB = re.compile(r"^#\| (not ok|ok) \d+ (?:- )?(.*?)\s*(?:#\s*(SKIP|TODO|XFAIL)\b.*)?$", re.I)
 
 
@@ -28,6 +29,7 @@ def parse_job(text):
     tests = {}
     order = []
     cur = None
+    last_run = None
     for line in text.splitlines():
         m = MMST.match(line)
         if m:
@@ -45,6 +47,12 @@ def parse_job(text):
             continue
         if cur is None:
             continue
+        m = RUN.match(line)
+        if m:
+            # kselftest's "# [RUN] name" then a result without a name
+            # (cow, gup_longterm...): the result takes the name.
+            last_run = m.group(1)
+            continue
         m = SUB.match(line)
         if m:
             ok, desc, directive = m.groups()
@@ -52,7 +60,10 @@ def parse_job(text):
                 r = "skip"
             else:
                 r = "pass" if ok == "ok" else "fail"
-            key = desc or "?"
+            if not desc:
+                desc = last_run or "?"
+            last_run = None
+            key = desc
             n = 2
             while key in cur["subs"]:
                 key = "%s [%d]" % (desc, n)
