@@ -21,6 +21,7 @@ import sys
 
 MMST = re.compile(r"^# MMST (BEGIN|RESULT) (\S+)(?: (\S+) rc=(-?\d+) secs=(\d+))?")
 RUN = re.compile(r"^#\| # \[RUN\] (.*?)\s*$")
+UFFD = re.compile(r"^#\| Testing (.*?)\.\.\. (done|skipped|failed)")
 SUB = re.compile(r"^#\| (not ok|ok) \d+ (?:- )?(.*?)\s*(?:#\s*(SKIP|TODO|XFAIL)\b.*)?$", re.I)
 
 
@@ -54,12 +55,18 @@ def parse_job(text):
             last_run = m.group(1)
             continue
         m = SUB.match(line)
-        if m:
+        u = UFFD.match(line)
+        if u:
+            # uffd-unit-tests: "Testing NAME on MEM... done|skipped|failed"
+            desc = u.group(1)
+            r = {"done": "pass", "skipped": "skip", "failed": "fail"}[u.group(2)]
+        elif m:
             ok, desc, directive = m.groups()
             if directive:
                 r = "skip"
             else:
                 r = "pass" if ok == "ok" else "fail"
+        if u or m:
             if not desc:
                 desc = last_run or "?"
             last_run = None
