@@ -18,10 +18,6 @@ tarball=/usr/src/linux-source-6.12.tar.xz
 have=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 out=${MM_BASELINE:-$top/tests/mm-selftests/baseline.txt}
 
-# The selftest binaries (and the patched kernel's uapi headers they are
-# built with: a superset of the unpatched ones).
-make -s -C "$top" tests
-
 t0=$(date +%s)
 tree=$U/linux
 if [ ! -f "$tree/.mshare/unpacked" ] || [ "$(cat "$tree/.mshare/unpacked")" != "$have" ]; then
@@ -38,6 +34,9 @@ frags=$(ls "$top"/configs/*.config | grep -v '/mshare[^/]*\.config$' | sort)
 BUILD=$U KCONFIG_FRAGMENTS="$frags" "$top/harness/kernel-build.sh"
 echo "[time] mm-baseline kernel: $(( $(date +%s) - t0 ))s"
 
+# The selftest binaries, as make check runs them (built with the patched
+# kernel's uapi headers: a superset of the unpatched ones).
+make -s -C "$top" tests
 # The guest gets the runner and the binaries only.
 rm -rf "$U/tests"
 mkdir -p "$U/tests"
