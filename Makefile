@@ -89,7 +89,8 @@ $(B)/samples/%: samples/mshare/%.c $(wildcard samples/mshare/*.h) $(LIBMSHARE) $
 $(B)/tests/mm/.built: $(MM_LIST) $(B)/bzImage
 	@mkdir -p $(B)/tests/mm
 	@$(MAKE) -s -C $(MM_ST) OUTPUT=$(B)/tests/mm KHDR_INCLUDES="-isystem $(B)/hdr/include" \
-		EXTRA_CFLAGS=-static $(addprefix $(B)/tests/mm/,$(MM_BINS)) >/dev/null
+		EXTRA_CFLAGS=-static $(addprefix $(B)/tests/mm/,$(MM_BINS)) > $(B)/mm-selftests-build.log 2>&1 || \
+		{ tail -n 40 $(B)/mm-selftests-build.log; exit 1; }
 	@cp $(MM_LIST) $(B)/tests/mm/list
 	@touch $@
 
