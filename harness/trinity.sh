@@ -49,9 +49,12 @@ log=/tmp/mshare-trinity.log
 : > \$log; chmod 666 \$log
 t0=\$(date +%s)
 # As an unprivileged user (trinity refuses root without --dangerous).
+# Its file list from one small victim directory: walking /proc and /sys
+# takes trinity's whole time budget under TCG.
+mkdir -p /tmp/victims && echo victim > /tmp/victims/file && chmod -R a+rwX /tmp/victims
 su -s /bin/sh user -c "cd /tmp && MSHARE_TRINITY_LOG=\$log timeout -s INT $secs \
 	/files/$ld --library-path /files --preload /files/mshare-preload.so \
-	/files/trinity -q -l off -a 64 -C 4 -s $seed $copts" > /tmp/trinity.out 2>&1 &
+	/files/trinity -q -l off -a 64 -C 4 -V /tmp/victims -s $seed $copts" > /tmp/trinity.out 2>&1 &
 # Sample which processes have the attachment mapped while it runs.
 seen=0
 while kill -0 \$! 2>/dev/null; do
