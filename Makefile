@@ -92,6 +92,7 @@ $(B)/tests/mm/.built: $(MM_LIST) $(B)/bzImage
 		EXTRA_CFLAGS=-static $(addprefix $(B)/tests/mm/,$(MM_BINS)) > $(B)/mm-selftests-build.log 2>&1 || \
 		{ tail -n 40 $(B)/mm-selftests-build.log; exit 1; }
 	@cp $(MM_LIST) $(B)/tests/mm/list
+	@echo 1500 > $(B)/tests/mm_selftests.timeout
 	@touch $@
 
 lib: kernel

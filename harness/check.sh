@@ -30,7 +30,7 @@ rm -f "$B/check.job.log" "$B/check.guest.log"
 # KMEMLEAK=1: boot with kmemleak on; check-job.sh scans after the suite.
 [ "${KMEMLEAK:-0}" = 1 ] && export VM_APPEND="${VM_APPEND:-} kmemleak=on"
 vm() {
-	"$top/harness/run-vm.sh" --name check --timeout "${CHECK_TIMEOUT:-2400}" \
+	"$top/harness/run-vm.sh" --name check --timeout "${CHECK_TIMEOUT:-3600}" \
 		"$top/harness/check-job.sh" > "$B/check.console" 2>&1
 }
 t0=$(date +%s)

@@ -41,7 +41,7 @@ make -s -C "$top" tests
 rm -rf "$U/tests"
 mkdir -p "$U/tests"
 cp -a "$B/tests/mm" "$U/tests/mm"
-cp "$B/tests/mm_selftests" "$U/tests/"
+cp "$B/tests/mm_selftests" "$B/tests/mm_selftests.timeout" "$U/tests/"
 echo mm_selftests > "$U/tests/LIST"
 printf 'run-tests mm_selftests\n' > "$U/mm-baseline.job"
 t0=$(date +%s)
