@@ -54,7 +54,8 @@ t0=\$(date +%s)
 mkdir -p /tmp/victims && echo victim > /tmp/victims/file && chmod -R a+rwX /tmp/victims
 su -s /bin/sh user -c "cd /tmp && MSHARE_TRINITY_LOG=\$log timeout -s INT $secs \
 	/files/$ld --library-path /files --preload /files/mshare-preload.so \
-	/files/trinity -q -l off -a 64 -C 4 -V /tmp/victims -s $seed $copts" > /tmp/trinity.out 2>&1 &
+	/files/trinity -q -l off -a 64 -C 4 -V /tmp/victims --disable-fds=sockets,perf,drm -s $seed $copts; \
+	echo trinity-rc=\\\$?" > /tmp/trinity.out 2>&1 &
 # Sample which processes have the attachment mapped while it runs.
 seen=0
 while kill -0 \$! 2>/dev/null; do
