@@ -160,7 +160,12 @@ def main(argv=None):
         return 0
     if not a.baseline:
         ap.error("--baseline or --write-baseline")
-    base, border = read_baseline(a.baseline)
+    try:
+        base, border = read_baseline(a.baseline)
+    except OSError as e:
+        print("TAP version 13\n1..1\nnot ok 1 - mm selftests: no baseline (%s);"
+              " run harness/mm-selftests-baseline.sh and commit it" % e)
+        return 1
     if not got:
         print("TAP version 13\n1..1\nnot ok 1 - mm selftests: no results in %s" % a.job)
         return 1

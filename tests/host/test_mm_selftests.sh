@@ -33,7 +33,7 @@ check() {
 	fi
 }
 echo "TAP version 13"
-echo "1..9"
+echo "1..10"
 check "same results as the baseline pass" 0 clean.job.log \
 	'^ok 1 - mm/alpha: pass' '^ok 2 - mm/beta: fail .*# SKIP' '^ok 3 - mm/gamma: skip .*# SKIP' '!^not ok'
 check "a test that passes unpatched and fails patched fails" 1 regress.job.log \
@@ -63,3 +63,9 @@ else
 	diff "$S/baseline.txt" "$tmp" | sed 's/^/#   /'
 fi
 rm -f "$tmp"
+out=$($cmp --job "$S/clean.job.log" --baseline "$S/no-such-baseline.txt" 2>&1); rc=$?
+if [ $rc = 1 ] && printf '%s\n' "$out" | grep -q '^not ok 1 - mm selftests: no baseline'; then
+	echo "ok 10 - a missing baseline file fails"
+else
+	echo "not ok 10 - a missing baseline file fails (rc=$rc)"
+fi
