@@ -9,8 +9,8 @@
 # Each test's output is kept, indented, between lines
 #   # MMST BEGIN ID
 #   # MMST RESULT ID pass|fail|skip rc=N secs=S
-# (each output line starts "#| "). Its own TAP lines ("ok N desc" / "not ok N desc") are read by the host
-# as subtests.  The program's own TAP is one result: every listed test ran
+# (each output line starts "#| ").  Its own TAP lines ("ok N desc" /
+# "not ok N desc") are read by the host as subtests.  The program's own TAP is one result: every listed test ran
 # and every binary was there.
 #
 #   mm_selftests.sh [DIR]   (DIR: the binaries and list; default /tests/mm)
@@ -18,6 +18,10 @@ dir=${1:-/tests/mm}
 cd "$dir" || { echo "1..1"; echo "not ok 1 - no $dir"; exit 1; }
 echo "TAP version 13"
 echo "1..1"
+# gup_test and split_huge_page_test need debugfs (make check's job mounts
+# it; the baseline's does not).
+grep -q ' /sys/kernel/debug ' /proc/mounts ||
+	mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 hp=$(cat /proc/sys/vm/nr_hugepages)
 shmmax=$(cat /proc/sys/kernel/shmmax)
 shmall=$(cat /proc/sys/kernel/shmall)
