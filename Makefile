@@ -48,7 +48,7 @@ SAMPLE_BINS := $(patsubst samples/mshare/%.c,$(B)/samples/%,$(SAMPLE_SRCS))
 SAMPLE_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -isystem $(B)/hdr/include \
 	-I$(TOP)/userspace/libmshare/include -I$(TOP)/samples/mshare
 
-.PHONY: all deps kernel kernel-tree lib tests samples check run vm-run soak host-tests clean distclean
+.PHONY: all deps kernel kernel-tree lib tests samples check run vm-run soak trinity host-tests clean distclean
 
 all: kernel tests
 
@@ -127,6 +127,11 @@ DURATION ?= 30m
 soak: tests
 	@DURATION='$(DURATION)' SEED='$(SEED)' CHUNK='$(CHUNK)' FUZZ_ARGS='$(FUZZ_ARGS)' \
 		$(TOP)/harness/soak.sh
+
+# Debian's trinity over the mm syscalls inside an attachment (harness/trinity.sh)
+TRINITY_SECONDS ?= 300
+trinity: kernel
+	@$(TOP)/harness/trinity.sh $(TRINITY_SECONDS) $(SEED)
 
 vm-run: tests
 	@test -n "$(CMD)" || { echo "usage: make vm-run CMD='command' [FILES=dir]"; exit 2; }
