@@ -34,6 +34,13 @@ LIBMSHARE := $(LIB_O)/libmshare.a
 LIB_SRCS  := $(shell find userspace/libmshare -type f 2>/dev/null)
 USER_CFLAGS := -isystem $(B)/hdr/include
 
+# The kernel's own mm selftests (tools/testing/selftests/mm of the same
+# source), the ones tests/mm-selftests/list names, static, in build/tests/mm
+# with the list; tests/mm_selftests.sh runs them in the guest.
+MM_LIST := tests/mm-selftests/list
+MM_BINS := $(sort $(shell awk '!/^\#/ && $$1 != "SETUP" && NF { for (i = 3; i <= NF; i++) if ($$i ~ /^\.\//) { print substr($$i, 3); break } }' $(MM_LIST)))
+MM_ST   := $(K)/tools/testing/selftests/mm
+
 # Programs the guest has in PATH (/tests/bin): the CLI and the samples.
 CLI_SRCS := $(shell find userspace/mshare -type f 2>/dev/null)
 SAMPLE_SRCS := $(sort $(wildcard samples/mshare/*.c))
@@ -41,7 +48,7 @@ SAMPLE_BINS := $(patsubst samples/mshare/%.c,$(B)/samples/%,$(SAMPLE_SRCS))
 SAMPLE_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -isystem $(B)/hdr/include \
 	-I$(TOP)/userspace/libmshare/include -I$(TOP)/samples/mshare
 
-.PHONY: all deps kernel kernel-tree lib tests samples check run vm-run soak host-tests clean distclean
+.PHONY: all deps kernel kernel-tree lib tests samples check run vm-run soak trinity host-tests clean distclean
 
 all: kernel tests
 
@@ -79,6 +86,15 @@ $(B)/samples/%: samples/mshare/%.c $(wildcard samples/mshare/*.h) $(LIBMSHARE) $
 	@mkdir -p $(B)/samples
 	$(CC) $(SAMPLE_CFLAGS) -o $@ $< $(LIBMSHARE) -luring -lpthread
 
+$(B)/tests/mm/.built: $(MM_LIST) $(B)/bzImage
+	@mkdir -p $(B)/tests/mm
+	@$(MAKE) -s -C $(MM_ST) OUTPUT=$(B)/tests/mm KHDR_INCLUDES="-isystem $(B)/hdr/include" \
+		EXTRA_CFLAGS=-static $(addprefix $(B)/tests/mm/,$(MM_BINS)) > $(B)/mm-selftests-build.log 2>&1 || \
+		{ tail -n 40 $(B)/mm-selftests-build.log; exit 1; }
+	@cp $(MM_LIST) $(B)/tests/mm/list
+	@echo 1500 > $(B)/tests/mm_selftests.timeout
+	@touch $@
+
 lib: kernel
 	@$(MAKE) -s $(LIBMSHARE)
 
@@ -91,7 +107,7 @@ samples: kernel
 # Everything userspace the guest gets, in /tests (programs in LIST) and
 # /tests/bin (the CLI and the samples, in PATH).
 .PHONY: test-bins
-test-bins: $(TEST_BINS) $(COMPAT_BINS) $(B)/bin/mshare $(SAMPLE_BINS)
+test-bins: $(TEST_BINS) $(COMPAT_BINS) $(B)/bin/mshare $(SAMPLE_BINS) $(B)/tests/mm/.built
 	@mkdir -p $(B)/tests/bin
 	@cp $(B)/bin/mshare $(SAMPLE_BINS) $(B)/tests/bin/
 	@for t in $(notdir $(TEST_BINS)); do echo $$t; done > $(B)/tests/LIST
@@ -111,6 +127,11 @@ DURATION ?= 30m
 soak: tests
 	@DURATION='$(DURATION)' SEED='$(SEED)' CHUNK='$(CHUNK)' FUZZ_ARGS='$(FUZZ_ARGS)' \
 		$(TOP)/harness/soak.sh
+
+# Debian's trinity over the mm syscalls inside an attachment (harness/trinity.sh)
+TRINITY_SECONDS ?= 300
+trinity: kernel
+	@$(TOP)/harness/trinity.sh $(TRINITY_SECONDS) $(SEED)
 
 vm-run: tests
 	@test -n "$(CMD)" || { echo "usage: make vm-run CMD='command' [FILES=dir]"; exit 2; }
