@@ -110,6 +110,7 @@ samples: kernel
 test-bins: $(TEST_BINS) $(COMPAT_BINS) $(B)/bin/mshare $(SAMPLE_BINS)
 	@mkdir -p $(B)/tests/bin
 	@cp $(B)/bin/mshare $(SAMPLE_BINS) $(B)/tests/bin/
+	@install -m 755 bench/bench-smoke.sh $(B)/tests/bin/bench-smoke
 	@for t in $(notdir $(TEST_BINS)); do echo $$t; done > $(B)/tests/LIST
 
 host-tests:
