@@ -299,7 +299,7 @@ def fig_ipi(data):
             line.append("%.1f" % idx[(where, op, 0)]["us_per_op"])
             out.append(line)
     table("Figure 5: IPIs per operation (TLB shootdowns / function calls) received by each CPU, "
-          "for an operation on 2 MiB inside a region vs outside (MAP_SHARED memfd)", head, out)
+          "for an operation on 256 KiB inside a region vs outside (MAP_SHARED memfd)", head, out)
 
 
 def plot(data, outdir):

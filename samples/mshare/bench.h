@@ -30,6 +30,8 @@
 #define HUGE_ADDR ((char *)(64 * GiB))
 #define THP_KNOB "/sys/kernel/mm/transparent_hugepage/shmem_enabled"
 
+static inline int fill_file(int fd, size_t len);
+
 enum method { CONTROL, MEMFD, THP, HUGETLB, EXT4, MSHARE, NMETHODS };
 static const char *const names[NMETHODS] = {
 	"control", "memfd", "thp", "hugetlb", "ext4", "mshare"
@@ -124,6 +126,9 @@ static inline void sysfs_choice(const char *path, char *buf, size_t len)
 	fclose(f);
 }
 
+/* Write every byte of the file: its page cache is then populated and
+ * up to date (fallocate()d shmem pages are not, and fault-around skips
+ * them). */
 static inline int fill_file(int fd, size_t len)
 {
 	static char buf[1 << 20];
@@ -167,8 +172,8 @@ static inline int setup(enum method m, int memfd, struct target *t)
 			snprintf(why, wlen, "cannot set %s", THP_KNOB);
 			return -1;
 		}
-		t->fd = memfd_create("pt-savings-thp", 0);
-		if (t->fd < 0 || fallocate(t->fd, 0, 0, size)) {
+		t->fd = memfd_create("bench-thp", 0);
+		if (t->fd < 0 || fill_file(t->fd, size)) {
 			snprintf(why, wlen, "THP memfd: %s", strerror(errno));
 			return -1;
 		}

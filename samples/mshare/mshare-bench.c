@@ -24,7 +24,7 @@
  *	@@lifecycle,size_mib,mode,op,seconds,status
  *
  *   mshare-bench ipi [-s MiB] [-r REPS]
- *	>= 4 CPUs.  A (CPU 0) works on 2 MiB of its mapping: DONTNEED,
+ *	>= 4 CPUs.  A (CPU 0) works on 256 KiB of its mapping: DONTNEED,
  *	PAGEOUT, mprotect, munmap (+ map again); B (CPU 1) shares the memory
  *	and keeps reading it; C (CPU 2) spins in a process that shares
  *	nothing; CPU 3 runs nothing.  Inside a region (A and B attached) and
@@ -181,7 +181,7 @@ static int memfd_for(int need)
 	if (!need)
 		return -1;
 	fd = memfd_create("mshare-bench", 0);
-	if (fd < 0 || fallocate(fd, 0, 0, size))
+	if (fd < 0 || fill_file(fd, size))
 		die("memfd");
 	return fd;
 }
@@ -273,7 +273,7 @@ static int cmd_attach(int argc, char **argv)
  * inner mapping of the region) to @prot and reports the call's time. */
 struct slot {
 	double seconds;
-	int done, err;
+	int done, err, noop;
 };
 
 static void mprot_body(const struct target *t, int ready, struct slot *slot)
@@ -299,9 +299,11 @@ static void mprot_body(const struct target *t, int ready, struct slot *slot)
 		if (sig == SIGTERM)
 			_exit(0);
 		t0 = now();
-		slot->err = mprotect(p, size, prot) ? errno : 0;
+		if (!slot->noop) {
+			slot->err = mprotect(p, size, prot) ? errno : 0;
+			prot = prot == PROT_READ ? PROT_READ | PROT_WRITE : PROT_READ;
+		}
 		slot->seconds = now() - t0;
-		prot = prot == PROT_READ ? PROT_READ | PROT_WRITE : PROT_READ;
 		__atomic_store_n(&slot->done, 1, __ATOMIC_RELEASE);
 		if (write(ready, &c, 1) != 1)
 			_exit(3);
@@ -328,7 +330,7 @@ static int cmd_mprotect(int argc, char **argv)
 			int n = atoi(argv[i]), got = 0, calls, bad = 0;
 			struct slot *slots;
 			pid_t *pids;
-			long tlb0, cal0, tlb1, cal1;
+			long tlb0 = 0, cal0 = 0, tlb1 = 0, cal1 = 0, tlbc = 0, calc = 0;
 			double total = 0;
 			int ready[2];
 
@@ -356,18 +358,33 @@ static int cmd_mprotect(int argc, char **argv)
 				       names[k], n, got);
 			}
 			calls = k == MSHARE ? 1 : n;
-			tlb0 = irq_count("TLB", NULL, 0);
-			cal0 = irq_count("CAL", NULL, 0);
-			for (int j = 0; !bad && j < calls; j++) {
-				kill(pids[j], SIGUSR1);
-				if (wait_ready(ready[0], pids[j]) || slots[j].err) {
-					bad = 1;
-					break;
+			/*
+			 * The control pass first: the same signal and pipe
+			 * handshakes without the mprotect() (remote wakeups
+			 * are function-call IPIs too); its IPIs are subtracted.
+			 */
+			for (int pass = 0; pass < 2 && !bad; pass++) {
+				tlb0 = irq_count("TLB", NULL, 0);
+				cal0 = irq_count("CAL", NULL, 0);
+				for (int j = 0; !bad && j < calls; j++) {
+					slots[j].noop = !pass;
+					kill(pids[j], SIGUSR1);
+					if (wait_ready(ready[0], pids[j]) || slots[j].err) {
+						bad = 1;
+						break;
+					}
+					if (pass)
+						total += slots[j].seconds;
 				}
-				total += slots[j].seconds;
+				tlb1 = irq_count("TLB", NULL, 0);
+				cal1 = irq_count("CAL", NULL, 0);
+				if (!pass) {
+					tlbc = tlb1 - tlb0;
+					calc = cal1 - cal0;
+				}
 			}
-			tlb1 = irq_count("TLB", NULL, 0);
-			cal1 = irq_count("CAL", NULL, 0);
+			tlb1 -= tlbc;
+			cal1 -= calc;
 			for (int j = 0; j < got; j++)
 				kill(pids[j], SIGTERM);
 			for (int j = 0; j < got; j++)
@@ -529,7 +546,7 @@ static int cmd_lifecycle(int forks, int reps)
 /* ---- ipi: TLB shootdowns per operation, inside and outside ----------- */
 
 #define IPI_CPUS 4
-#define OP_LEN (2 * MiB)
+#define OP_LEN (256 * 1024UL)
 
 static pid_t spawn_on(int cpu, void (*fn)(const struct target *, char *),
 		      const struct target *t, char *arg)
@@ -550,7 +567,7 @@ static pid_t spawn_on(int cpu, void (*fn)(const struct target *, char *),
 	return pid;
 }
 
-/* B: the sharer, reading the first 2 MiB of its mapping for ever (not the
+/* B: the sharer, reading the first OP_LEN of its mapping for ever (not the
  * second, which A unmaps and maps again). */
 static void sharer_loop(const struct target *t, char *unused)
 {
@@ -591,10 +608,10 @@ static int cmd_ipi(int reps)
 		return 0;
 	}
 	memfd = memfd_for(1);
-	printf("ipi: TLB shootdown (TLB) and function-call (CAL) IPIs per operation on %lu MiB,\n"
+	printf("ipi: TLB shootdown (TLB) and function-call (CAL) IPIs per operation on %lu KiB,\n"
 	       "     received by: CPU0 the caller, CPU1 a sharer that keeps reading, CPU2 a busy\n"
 	       "     process that shares nothing, CPU3 idle (%d operations each)\n",
-	       OP_LEN / MiB, reps);
+	       OP_LEN / 1024, reps);
 	for (int inside = 1; inside >= 0; inside--) {
 		struct target t;
 		pid_t b, c;
@@ -622,7 +639,7 @@ static int cmd_ipi(int reps)
 			irq_count("TLB", tlb0, IPI_CPUS);
 			irq_count("CAL", cal0, IPI_CPUS);
 			for (int r = 0; r < reps; r++) {
-				char *q = p + OP_LEN;	/* the second 2 MiB */
+				char *q = p + OP_LEN;	/* the second OP_LEN */
 				double t0 = now();
 				int err = 0;
 
@@ -723,6 +740,7 @@ int main(int argc, char **argv)
 	}
 	if (!size || size % (2 * MiB) || reps < 1)
 		goto usage;
+	modes = strdup(modes);
 	for (char *tok = strtok(modes, ","); tok; tok = strtok(NULL, ",")) {
 		int k;
 

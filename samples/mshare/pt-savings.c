@@ -191,6 +191,7 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc || !size || size % (2 * MiB))
 		goto usage;
+	modes = strdup(modes);
 	for (char *tok = strtok(modes, ","); tok; tok = strtok(NULL, ",")) {
 		int k;
 
@@ -210,7 +211,7 @@ int main(int argc, char **argv)
 	memfd = -1;
 	if (want[MEMFD] || want[MSHARE]) {
 		memfd = memfd_create("pt-savings", 0);
-		if (memfd < 0 || fallocate(memfd, 0, 0, size))
+		if (memfd < 0 || fill_file(memfd, size))
 			die("memfd");
 	}
 
