@@ -13,7 +13,8 @@
 # Environment: QUICK, BENCH_N, BENCH_S (what N= and S= set), BENCH_FIGS
 # (default "pt attach mprotect lifecycle ipi"), BENCH_MEM (guest memory;
 # 6G quick, 16G full), BENCH_CPUS (4: the IPI figure needs 4),
-# BENCH_TIMEOUT (seconds), BENCH_FAULT_AROUND (bytes; unset: the kernel's
+# BENCH_TIMEOUT (seconds), BENCH_KERNEL (prod; debug or a bzImage path to
+# try the harness on another kernel), BENCH_FAULT_AROUND (bytes; unset: the kernel's
 # default 64 KiB).
 #
 # Output: tables on stdout, build/bench/{results.csv,*.csv,results.json,
@@ -146,7 +147,7 @@ export VM_NUMA=1
 export VM_APPEND="HUGEPAGES=0 brd.rd_nr=1 brd.rd_size=$(( (smax + 256) * 1024 )) ${VM_APPEND:-}"
 echo "bench: $mode run, figures: $figs; guest: ${BENCH_CPUS:-4} CPUs, $mem; page-table sets (S MiB: N): ${pt_sets[*]}"
 t0=$(date +%s)
-"$top/harness/run-vm.sh" --kernel prod --name bench --no-tests --files "$B/samples" \
+"$top/harness/run-vm.sh" --kernel "${BENCH_KERNEL:-prod}" --name bench --no-tests --files "$B/samples" \
 	--mem "$mem" --cpus "${BENCH_CPUS:-4}" --timeout "$timeout" "$B/bench.job" > "$out/guest.txt" 2>&1
 rc=$?
 echo "[time] bench-vm ($mode): $(( $(date +%s) - t0 ))s" >&2
