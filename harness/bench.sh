@@ -17,9 +17,9 @@
 # try the harness on another kernel), BENCH_FAULT_AROUND (bytes; unset: the kernel's
 # default 64 KiB).
 #
-# Output: tables on stdout, build/bench/{results.csv,*.csv,results.json,
-# pagetables.png,pagetables.svg}, the guest's own output in
-# build/bench/guest.txt.
+# Output: tables on stdout (also in build/bench/report.txt), and
+# build/bench/{pagetables,attach,mprotect,lifecycle,ipi}.csv, results.json,
+# pagetables.png and .svg; the guest's own output in build/bench/guest.txt.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
@@ -162,5 +162,6 @@ grep -c 'Out of memory: Killed process' "$B/bench.guest.log" | sed 's/^/bench: O
 python3 "$top/harness/bench-report.py" --raw "$out/guest.txt" --out "$out" \
 	--commit "$(cd "$top" && git rev-parse --short HEAD 2>/dev/null)$(cd "$top" && git diff --quiet HEAD 2>/dev/null || echo -dirty)" \
 	--machine "$(nproc) host cores, $(( $(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) / 1048576 )) GiB host RAM, qemu TCG ($(qemu-system-x86_64 --version | head -1))" \
-	|| rc=1
+	> "$out/report.txt" || rc=1
+cat "$out/report.txt"
 exit $rc
