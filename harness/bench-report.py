@@ -107,10 +107,12 @@ def parse(path):
                                        "status": st})
             elif kind == "mprotect" and len(parts) >= 9:
                 s, n, mode, calls, sec, tlb, cal, st = parts[1:9]
+                tc, cc = (parts[9:11] + [None, None])[:2]
                 data["mprotect"].append({"size_mib": int(s), "n": int(n), "mode": mode,
                                          "calls": num(calls, int), "seconds": num(sec),
                                          "tlb_ipis": num(tlb, int), "cal_ipis": num(cal, int),
-                                         "status": st})
+                                         "status": st, "tlb_control": num(tc, int),
+                                         "cal_control": num(cc, int)})
             elif kind == "lifecycle" and len(parts) >= 6:
                 s, mode, op, sec, st = parts[1:6]
                 data["lifecycle"].append({"size_mib": int(s), "mode": mode, "op": op,
@@ -230,7 +232,7 @@ def fig_mprotect(data):
     ns = sorted({r["n"] for r in rows})
     size = rows[0]["size_mib"]
     head = ["N"] + ["%s time/mshare" % m for m in MODES if m != "mshare"] + \
-        ["%s TLB+CAL IPIs" % m for m in MODES]
+        ["%s TLB,CAL (ctl)" % m for m in MODES]
     out = []
     for n in ns:
         ms = idx.get((n, "mshare"))
@@ -243,12 +245,18 @@ def fig_mprotect(data):
                         if r and r["status"] == "ok" else cell_status(r).upper())
         for m in MODES:
             r = idx.get((n, m))
-            line.append("%d+%d" % (r["tlb_ipis"], r["cal_ipis"]) if r and r["status"] == "ok"
-                        else cell_status(r).upper())
+            if r and r["status"] == "ok":
+                line.append("%d,%d (%s,%s)" % (r["tlb_ipis"], r["cal_ipis"],
+                                               r["tlb_control"] if r["tlb_control"] is not None else "?",
+                                               r["cal_control"] if r["cal_control"] is not None else "?"))
+            else:
+                line.append(cell_status(r).upper())
         out.append(line)
     table("Figure 3: one mprotect() of S = %s seen by N sharers (mshare) vs N processes each "
           "mprotect()ing their own mapping: total time of the calls as a ratio to mshare's, "
-          "and IPIs (/proc/interrupts TLB + CAL)" % human_mib(size), head, out)
+          "and IPIs (/proc/interrupts TLB, CAL)" % human_mib(size), head, out,
+          "(ctl: the IPIs of a control pass of the same signal/pipe handshakes without the\n"
+          " mprotect(): remote wakeups are function-call IPIs too)")
 
 
 def fig_lifecycle(data):
@@ -323,8 +331,11 @@ def plot(data, outdir):
     styles = {"memfd": "lc rgb '#d62728' pt 7", "thp": "lc rgb '#ff7f0e' pt 5",
               "hugetlb": "lc rgb '#2ca02c' pt 9", "ext4": "lc rgb '#9467bd' pt 11",
               "mshare": "lc rgb '#1f77b4' lw 3 pt 13", "limit": "lc rgb '#444444' dt 2 pt 0"}
+    def title(m):
+        zero = all(r["pt_kb"] <= 0 for r in rows if r["mode"] == m and r["size_mib"] == size)
+        return LABEL[m] + (" (0 B measured, drawn at 1 KiB)" if zero else "")
     plots = ", ".join("'%s' index %d using 1:2 with linespoints %s title '%s'" % (
-        dat, i, styles[m], LABEL[m]) for i, m in enumerate(modes))
+        dat, i, styles[m], title(m)) for i, m in enumerate(modes))
     info = data["info"]
     title = "Page tables of N processes reading the same %s (%s, qemu TCG)" % (
         human_mib(size), info.get("kernel", "?"))
@@ -333,7 +344,7 @@ set logscale xy
 set xlabel 'processes (N)'
 set ylabel 'page-table bytes (PageTables growth)'
 set format y '%%.0s %%cB'
-set key top left
+set key bottom right box opaque
 set grid
 set title "%s"
 """ % title
