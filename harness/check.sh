@@ -44,7 +44,29 @@ cat "$B/check.console" | grep -v '^#| ' | grep -E '^(ok|not ok|### (BEGIN|END)|#
 python3 "$top/harness/mm-selftests-compare.py" --job "$B/check.job.log" \
 	--baseline "$top/tests/mm-selftests/baseline.txt" > "$B/mm-selftests.tap"
 grep -v '^ok' "$B/mm-selftests.tap" || true
+# The production flavour (build/bzImage-prod: no KASAN, lockdep or
+# DEBUG_VM; PARAVIRT, so page tables are freed through RCU): one boot that
+# runs the test programs again, all but those that need a debug option
+# (CHECK_PROD_SKIP: mshare_limits counts TLB flushes in /proc/vmstat, which
+# needs DEBUG_TLBFLUSH; mshare_failnth needs fault injection; mm_selftests'
+# baseline is the debug configuration's), or CHECK_PROD_TESTS if set, and make bench's smoke
+# test (bench-smoke: mshare's page tables at least 10x below MAP_SHARED's
+# at N=100, S=256 MiB), through the same gate.
+prod_skip=${CHECK_PROD_SKIP:-mshare_limits mshare_failnth mm_selftests}
+prod_tests=${CHECK_PROD_TESTS:-$(grep -vxF "$(printf '%s\n' $prod_skip)" "$B/tests/LIST" | tr '\n' ' ')}
+rm -f "$B/check-prod.job.log" "$B/check-prod.guest.log"
+# the fuzzer runs check-job.sh's fixed seed here too
+seed=$(sed -n 's/^export MSHARE_FUZZ_SEED=.*:-\(0x[0-9a-f]*\)}$/\1/p' "$top/harness/check-job.sh")
+printf 'export MSHARE_FUZZ_SEED=%s\nrun-tests %s /tests/bin/bench-smoke\n' "$seed" "$prod_tests" > "$B/check-prod.job"
+t0=$(date +%s)
+"$top/harness/run-vm.sh" --kernel prod --name check-prod --timeout "${CHECK_TIMEOUT:-2400}" \
+	"$B/check-prod.job" > "$B/check-prod.console" 2>&1
+prodrc=$?
+echo "[time] boot-and-tests-prod: $(( $(date +%s) - t0 ))s" >&2
+sed 's/^/prod: /' "$B/check-prod.console" | grep -E '^prod: (ok|not ok|### (BEGIN|END)|#  +(RUN|OK|FAIL)|# .*(: |PASSED|FAILED)|\[time\]|run-vm:)' || true
+[ $prodrc = 0 ] || echo "check: the prod VM run failed (rc=$prodrc); guest log: $B/check-prod.guest.log"
 python3 "$top/harness/tapcheck.py" --quiet --tap host="$B/host-tests.tap" \
 	--tap host-lib="$B/host-lib.tap" --tap host-cli="$B/host-cli.tap" --tap host-mm="$B/host-mm.tap" --tap lint="$B/lint.tap" \
 	--tap gate-live="$B/gate-live.tap" --tap mm-selftests="$B/mm-selftests.tap" \
-	--job "$B/check.job.log" --guest "$B/check.guest.log"
+	--job "$B/check.job.log" --guest "$B/check.guest.log" \
+	--run prod="$B/check-prod.job.log,$B/check-prod.guest.log"

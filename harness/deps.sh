@@ -6,7 +6,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 want=$(cat "$top/KERNEL_VERSION")
 pkgs="build-essential bc flex bison libelf-dev libssl-dev cpio xz-utils kmod
       python3 qemu-system-x86 busybox-static liburing-dev ccache rsync
-      pkg-config groff-base gcc-multilib sparse trinity libcap-dev"
+      pkg-config groff-base gcc-multilib sparse trinity libcap-dev gnuplot-nox"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
