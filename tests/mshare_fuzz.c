@@ -435,14 +435,21 @@ static char *any_att(struct handle *h, bool rw, int *which)
 	return h->att[n];
 }
 
-/* Publish this worker's attachments for peers (process_vm_readv). */
+/*
+ * Publish this worker's attachments for peers (process_vm_readv).  pubseq
+ * is a sequence count: odd while the list changes.  unpublish_begin() may
+ * have made it odd already (a detach), so only an even count is bumped on
+ * entry: two bumps there made it odd for good, and peers then skipped
+ * every stable list and read the ones being written.
+ */
 static void publish(void)
 {
 	int k = 0, id = W->id;
 
 	if (in_child)
 		return;
-	__atomic_add_fetch(&sh->pubseq[id], 1, __ATOMIC_SEQ_CST);
+	if (!(__atomic_load_n(&sh->pubseq[id], __ATOMIC_ACQUIRE) & 1))
+		__atomic_add_fetch(&sh->pubseq[id], 1, __ATOMIC_SEQ_CST);
 	for (int i = 0; i < MAXH; i++)
 		for (int a = 0; a < 2; a++)
 			if (W->h[i].ridx >= 0 && W->h[i].att[a] && k < MAXPUB) {
@@ -455,11 +462,13 @@ static void publish(void)
 	__atomic_add_fetch(&sh->pubseq[id], 1, __ATOMIC_SEQ_CST);
 }
 
+/* The list is about to change (a detach): odd until publish(). */
 static void unpublish_begin(void)
 {
 	if (in_child)
 		return;
-	__atomic_add_fetch(&sh->pubseq[W->id], 1, __ATOMIC_SEQ_CST);
+	if (!(__atomic_load_n(&sh->pubseq[W->id], __ATOMIC_ACQUIRE) & 1))
+		__atomic_add_fetch(&sh->pubseq[W->id], 1, __ATOMIC_SEQ_CST);
 }
 
 /* Drop a handle whose fd is closed and that has no attachment. */
@@ -2591,8 +2600,12 @@ int main(int argc, char **argv)
 				id = i;
 		if (id < 0)
 			continue;	/* not a worker (an orphaned grandchild) */
-		/* Its attachments are gone: peers must not read them by pid. */
-		__atomic_add_fetch(&sh->pubseq[id], 1, __ATOMIC_SEQ_CST);
+		/*
+		 * Its attachments are gone: peers must not read them by pid.
+		 * It may have died with its list half written (odd count).
+		 */
+		if (!(__atomic_load_n(&sh->pubseq[id], __ATOMIC_ACQUIRE) & 1))
+			__atomic_add_fetch(&sh->pubseq[id], 1, __ATOMIC_SEQ_CST);
 		for (int k = 0; k < MAXPUB; k++)
 			sh->pub[id][k].ridx = -1;
 		sh->pid[id] = 0;
