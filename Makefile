@@ -1,18 +1,26 @@
 # mshare: top level.  See README.md.
 #
-#   make run      build everything, boot the VM, run the SGA demo
+#   make run      build everything, boot the VM, run the SGA demo (prod kernel)
 #   make check    every test (host side and in the VM); last line "N passed, N failed"
-#   make vm-run CMD='...' [FILES=dir]   run your own command on the mshare kernel
+#                 (debug kernel; then the core suite on the prod kernel)
+#   make bench    page-table and timing benchmarks (prod kernel); QUICK=1, N=, S=
 #   make bench-pgbench [QUICK=1]   PostgreSQL (pgbench) plainly and under mshare-run
+#   make vm-run CMD='...' [FILES=dir] [KERNEL=prod]   run your own command
 #   make soak DURATION=30m [SEED=S]   mshare_fuzz and mshare_stress for that long, gated
 #
-# Other targets: deps kernel tests initramfs clean distclean host-tests.
+# Two kernel flavours from the same tree and patches (harness/kernel-build.sh):
+#   debug  configs/*.config        -> build/bzImage       (make kernel)
+#   prod   configs/prod/*.config   -> build/bzImage-prod  (make kernel-prod)
+#
+# Other targets: deps kernel kernel-prod tests initramfs clean distclean host-tests.
 
 TOP    := $(CURDIR)
 B      := $(TOP)/build
 K      := $(B)/linux
 P      := $(TOP)/harness/phase.sh
 export BUILD := $(B)
+# Userspace is built against the uapi headers either flavour installs.
+HDR    := $(B)/hdr/include/linux/mshare.h
 
 TEST_SRCS := $(sort $(wildcard tests/*.c))
 TEST_SH   := $(sort $(wildcard tests/*.sh))
@@ -43,6 +51,13 @@ DYN_BINS := $(patsubst tests/dyn/%.c,$(B)/tests/%,$(DYN_SRCS))
 DYN_CFLAGS := -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -isystem $(B)/hdr/include \
 	-I$(TOP)/tests -I$(TOP)/userspace/libmshare/include
 
+# The kernel's own mm selftests (tools/testing/selftests/mm of the same
+# source), the ones tests/mm-selftests/list names, static, in build/tests/mm
+# with the list; tests/mm_selftests.sh runs them in the guest.
+MM_LIST := tests/mm-selftests/list
+MM_BINS := $(sort $(shell awk '!/^\#/ && $$1 != "SETUP" && NF { for (i = 3; i <= NF; i++) if ($$i ~ /^\.\//) { print substr($$i, 3); break } }' $(MM_LIST)))
+MM_ST   := $(K)/tools/testing/selftests/mm
+
 # Programs the guest has in PATH (/tests/bin): the CLI, mshare-run (with
 # its preload library) and the samples.
 CLI_SRCS := $(shell find userspace/mshare -type f 2>/dev/null)
@@ -53,7 +68,7 @@ SAMPLE_BINS := $(patsubst samples/mshare/%.c,$(B)/samples/%,$(SAMPLE_SRCS))
 SAMPLE_CFLAGS := -static -O2 -g -Wall -Wextra -Werror -isystem $(B)/hdr/include \
 	-I$(TOP)/userspace/libmshare/include -I$(TOP)/samples/mshare
 
-.PHONY: all deps kernel kernel-tree lib tests samples check run vm-run bench-pgbench soak host-tests clean distclean
+.PHONY: all deps kernel kernel-tree kernel-prod kernel-tree-prod lib tests samples check run bench bench-pgbench vm-run soak trinity host-tests clean distclean
 
 all: kernel tests
 
@@ -65,9 +80,18 @@ kernel-tree: deps
 	@$(P) kernel-tree $(TOP)/harness/kernel-tree.sh
 
 kernel: kernel-tree
-	@$(P) kernel-build $(TOP)/harness/kernel-build.sh
+	@$(P) kernel-build $(TOP)/harness/kernel-build.sh debug
 
-$(LIBMSHARE): $(LIB_SRCS) $(B)/bzImage
+kernel-tree-prod: deps
+	@$(P) kernel-tree-prod $(TOP)/harness/kernel-tree.sh prod
+
+kernel-prod: kernel-tree-prod
+	@$(P) kernel-build-prod $(TOP)/harness/kernel-build.sh prod
+
+$(HDR):
+	@echo "no $(HDR): build a kernel first (make kernel or make kernel-prod)" >&2; exit 1
+
+$(LIBMSHARE): $(LIB_SRCS) $(HDR)
 	@$(MAKE) -s -C userspace/libmshare O=$(LIB_O) EXTRA_CFLAGS="$(USER_CFLAGS)"
 
 $(B)/bin/mshare: $(CLI_SRCS) $(LIBMSHARE)
@@ -81,11 +105,11 @@ $(RUN_O)/mshare-run: $(RUN_SRCS) $(CLI_SRCS) $(LIB_SRCS) $(LIBMSHARE)
 	@$(MAKE) -s -C userspace/mshare-run O=$(RUN_O) LIBMSHARE=$(LIBMSHARE) \
 		EXTRA_CFLAGS="$(USER_CFLAGS)" STATIC=1
 
-$(DYN_BINS): $(B)/tests/%: tests/dyn/%.c $(wildcard tests/*.h) $(LIBMSHARE) $(B)/bzImage
+$(DYN_BINS): $(B)/tests/%: tests/dyn/%.c $(wildcard tests/*.h) $(LIBMSHARE) $(HDR)
 	@mkdir -p $(B)/tests
 	$(CC) $(DYN_CFLAGS) -o $@ $< $(LIBMSHARE)
 
-$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIBMSHARE) $(B)/bzImage
+$(B)/tests/%: tests/%.c $(wildcard tests/*.h) $(LIBMSHARE) $(HDR)
 	@mkdir -p $(B)/tests
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(TEST_LDLIBS)
 
@@ -97,9 +121,18 @@ $(B)/tests/%: tests/%.sh
 	@mkdir -p $(B)/tests
 	install -m 755 $< $@
 
-$(B)/samples/%: samples/mshare/%.c $(wildcard samples/mshare/*.h) $(LIBMSHARE) $(B)/bzImage
+$(B)/samples/%: samples/mshare/%.c $(wildcard samples/mshare/*.h) $(LIBMSHARE) $(HDR)
 	@mkdir -p $(B)/samples
 	$(CC) $(SAMPLE_CFLAGS) -o $@ $< $(LIBMSHARE) -luring -lpthread
+
+$(B)/tests/mm/.built: $(MM_LIST) $(B)/bzImage
+	@mkdir -p $(B)/tests/mm
+	@$(MAKE) -s -C $(MM_ST) OUTPUT=$(B)/tests/mm KHDR_INCLUDES="-isystem $(B)/hdr/include" \
+		EXTRA_CFLAGS=-static $(addprefix $(B)/tests/mm/,$(MM_BINS)) > $(B)/mm-selftests-build.log 2>&1 || \
+		{ tail -n 40 $(B)/mm-selftests-build.log; exit 1; }
+	@cp $(MM_LIST) $(B)/tests/mm/list
+	@echo 1500 > $(B)/tests/mm_selftests.timeout
+	@touch $@
 
 lib: kernel
 	@$(MAKE) -s $(LIBMSHARE)
@@ -113,19 +146,26 @@ samples: kernel
 # Everything userspace the guest gets, in /tests (programs in LIST) and
 # /tests/bin (the CLI and the samples, in PATH).
 .PHONY: test-bins
-test-bins: $(TEST_BINS) $(COMPAT_BINS) $(DYN_BINS) $(B)/bin/mshare $(RUN_O)/mshare-run $(SAMPLE_BINS)
+test-bins: $(TEST_BINS) $(COMPAT_BINS) $(DYN_BINS) $(B)/bin/mshare $(RUN_O)/mshare-run $(SAMPLE_BINS) $(B)/tests/mm/.built
 	@mkdir -p $(B)/tests/bin
 	@cp $(B)/bin/mshare $(RUN_O)/mshare-run $(RUN_O)/libmshare-run.so $(SAMPLE_BINS) $(B)/tests/bin/
+	@install -m 755 bench/bench-smoke.sh $(B)/tests/bin/bench-smoke
 	@for t in $(notdir $(TEST_BINS)); do echo $$t; done > $(B)/tests/LIST
 
 host-tests:
 	@bash tests/host/test_tapcheck.sh
 
-check: tests
+check: tests kernel-prod
 	@$(TOP)/harness/check.sh
 
-run: tests
-	@$(TOP)/harness/demo.sh
+run: kernel-prod
+	@$(MAKE) -s $(SAMPLE_BINS)
+	@VM_KERNEL=prod $(TOP)/harness/demo.sh
+
+# make bench [QUICK=1] [N="1 10 100"] [S="256M 1G"]: see harness/bench.sh.
+bench: kernel-prod
+	@$(MAKE) -s $(SAMPLE_BINS)
+	@QUICK="$(QUICK)" BENCH_N="$(N)" BENCH_S="$(S)" $(TOP)/harness/bench.sh
 
 # One boot: mshare_fuzz (SEED, SEED+1, ... in chunks) and mshare_stress in
 # turn for DURATION (30m, 2h, 900s), gated like make check.
@@ -134,10 +174,15 @@ soak: tests
 	@DURATION='$(DURATION)' SEED='$(SEED)' CHUNK='$(CHUNK)' FUZZ_ARGS='$(FUZZ_ARGS)' \
 		$(TOP)/harness/soak.sh
 
+# Debian's trinity over the mm syscalls inside an attachment (harness/trinity.sh)
+TRINITY_SECONDS ?= 300
+trinity: kernel
+	@$(TOP)/harness/trinity.sh $(TRINITY_SECONDS) $(SEED)
+
 vm-run: tests
-	@test -n "$(CMD)" || { echo "usage: make vm-run CMD='command' [FILES=dir]"; exit 2; }
+	@test -n "$(CMD)" || { echo "usage: make vm-run CMD='command' [FILES=dir] [KERNEL=debug|prod]"; exit 2; }
 	@printf '%s\n' 'cd /files 2>/dev/null || cd /tmp' '$(subst ','\'',$(CMD))' > $(B)/vm-run.job
-	@$(TOP)/harness/run-vm.sh --name vm-run $(if $(FILES),--files $(FILES)) $(B)/vm-run.job
+	@$(TOP)/harness/run-vm.sh --name vm-run --kernel $(or $(KERNEL),debug) $(if $(FILES),--files $(FILES)) $(B)/vm-run.job
 
 # PostgreSQL, unmodified, plainly and under mshare-run in one boot; a table
 # of both with ratios (build/pgbench.txt).  QUICK=1: small and short.
@@ -147,6 +192,7 @@ bench-pgbench: tests
 clean:
 	rm -rf $(B)/tests $(B)/samples $(B)/initramfs $(B)/*.initramfs.gz $(B)/*.log
 	-$(MAKE) -s -C $(K) clean 2>/dev/null
+	-$(MAKE) -s -C $(B)/linux-prod clean 2>/dev/null
 
 distclean:
 	rm -rf $(B)

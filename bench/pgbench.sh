@@ -10,7 +10,7 @@
 #   QUICK=1 bench/pgbench.sh    256MB, scale 10, 16 clients, 15 s, 16 x 2
 #
 # Environment: PGB_SB, PGB_SCALE, PGB_CLIENTS, PGB_TIME, PGB_STORM,
-# PGB_STORM_TX, PGB_MODES override the sizes; VM_KERNEL (build/bzImage),
+# PGB_STORM_TX, PGB_MODES override the sizes; VM_KERNEL (debug; prod or a bzImage path),
 # VM_MEM (6G), VM_TIMEOUT (7200).  Exits 1 if the run failed or any
 # pgbench transaction failed.
 set -euo pipefail

@@ -6,7 +6,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 want=$(cat "$top/KERNEL_VERSION")
 pkgs="build-essential bc flex bison libelf-dev libssl-dev cpio xz-utils kmod
       python3 qemu-system-x86 busybox-static liburing-dev ccache rsync
-      pkg-config groff-base gcc-multilib postgresql postgresql-contrib sparse"
+      pkg-config groff-base gcc-multilib sparse trinity libcap-dev gnuplot-nox
+      postgresql postgresql-contrib"
 missing=
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

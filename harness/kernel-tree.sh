@@ -3,10 +3,22 @@
 # series from patches/ applied, and overlay this repo's kernel files.
 # Everything is incremental: a file is rewritten only when its content
 # changes, so kbuild recompiles only what really changed.
+#
+#   kernel-tree.sh [FLAVOUR]
+#
+# Each kernel flavour (debug: build/linux, prod: build/linux-prod) has a
+# source tree of its own, built in place: kbuild cannot build out of tree
+# (O=) from a source tree that was itself built in place, and the debug
+# tree has always been.  Both get the same source, patches and files.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
-tree=$B/linux
+flavour=${1:-${FLAVOUR:-debug}}
+case "$flavour" in
+debug) tree=$B/linux ;;
+prod) tree=$B/linux-prod ;;
+*) echo "kernel-tree: unknown flavour '$flavour' (debug or prod)" >&2; exit 2 ;;
+esac
 state=$tree/.mshare
 tarball=/usr/src/linux-source-6.12.tar.xz
 want=$(cat "$top/KERNEL_VERSION")
@@ -21,11 +33,11 @@ fi
 # 1. Unpack, once per source package version.
 if [ ! -f "$state/unpacked" ] || [ "$(cat "$state/unpacked")" != "$have" ]; then
 	echo "kernel-tree: unpacking linux-source-6.12 $have into $tree"
-	rm -rf "$tree" "$B/linux.tmp"
-	mkdir -p "$B/linux.tmp"
-	tar -xf "$tarball" -C "$B/linux.tmp"
-	mv "$B/linux.tmp"/linux-source-6.12 "$tree"
-	rmdir "$B/linux.tmp"
+	rm -rf "$tree" "$tree.tmp"
+	mkdir -p "$tree.tmp"
+	tar -xf "$tarball" -C "$tree.tmp"
+	mv "$tree.tmp"/linux-source-6.12 "$tree"
+	rmdir "$tree.tmp"
 	mkdir -p "$state/applied"
 	echo "$have" > "$state/unpacked"
 fi
@@ -77,4 +89,4 @@ if [ -f "$state/overlay" ]; then
 	done
 fi
 mv "$state/overlay.new" "$state/overlay"
-echo "kernel-tree: $(wc -l < "$state/overlay") overlay files ($n updated), ${#new[@]} patches"
+echo "kernel-tree ($flavour): $(wc -l < "$state/overlay") overlay files ($n updated), ${#new[@]} patches"

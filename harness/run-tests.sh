@@ -29,7 +29,10 @@ for p in $progs; do
 	echo "### BEGIN $t"
 	kmark "### BEGIN $t"
 	echo "### MEMINFO-BEFORE $t $(grep -E '^(PageTables|Shmem|AnonPages):' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
-	timeout -s KILL "${TEST_TIMEOUT:-600}" "$p"
+	# /tests/NAME.timeout: that program's own limit (mm_selftests).
+	tmo=${TEST_TIMEOUT:-600}
+	[ -f "/tests/$t.timeout" ] && tmo=$(cat "/tests/$t.timeout")
+	timeout -s KILL "$tmo" "$p"
 	rc=$?
 	echo "### MEMINFO-AFTER $t $(grep -E '^(PageTables|Shmem|AnonPages):' /proc/meminfo | tr -s ' ' | tr '\n' ' ')"
 	echo "### END $t rc=$rc"

@@ -3,7 +3,8 @@
 # programs and a job script, and run the job.
 #
 #   run-vm.sh [--files DIR] [--overlay DIR] [--timeout SECS] [--name NAME]
-#             [--no-tests] JOB-SCRIPT
+#             [--no-tests] [--kernel debug|prod|PATH] [--mem SIZE] [--cpus N]
+#             JOB-SCRIPT
 #
 # The guest's console (kernel log) goes to build/NAME.guest.log, the job's
 # output to build/NAME.job.log and to stdout.  Exits 0 if the guest ran the
@@ -18,9 +19,14 @@
 # that tapcheck.py gates on.  printk.devkmsg=on keeps /dev/kmsg writes (the
 # test markers) from being rate-limited.
 #
-# Environment: VM_KERNEL (build/bzImage), VM_CPUS (2), VM_MEM (4G), VM_NUMA (2: NUMA nodes, when there
-# are at least as many CPUs; 1: none), VM_TIMEOUT (1800), VM_APPEND (more
-# kernel parameters).
+# --kernel picks the kernel flavour: debug (build/bzImage, the default),
+# prod (build/bzImage-prod, see harness/kernel-build.sh) or a bzImage path.
+# --mem (4G, K/M/G) and --cpus (2) size the guest; they override VM_MEM and
+# VM_CPUS.
+#
+# Environment: VM_KERNEL (debug), VM_CPUS (2), VM_MEM (4G), VM_NUMA (2: NUMA
+# nodes, when there are at least as many CPUs; 1: none), VM_TIMEOUT (1800),
+# VM_APPEND (more kernel parameters).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
@@ -29,8 +35,12 @@ overlay=
 timeout=${VM_TIMEOUT:-1800}
 name=vm
 with_tests=1
+kernel=${VM_KERNEL:-debug}
 while [ $# -gt 1 ]; do
 	case "$1" in
+	--kernel) kernel=$2; shift 2 ;;
+	--mem) VM_MEM=$2; shift 2 ;;
+	--cpus) VM_CPUS=$2; shift 2 ;;
 	--files) files=$2; shift 2 ;;
 	--overlay) overlay=$2; shift 2 ;;
 	--timeout) timeout=$2; shift 2 ;;
@@ -39,9 +49,13 @@ while [ $# -gt 1 ]; do
 	*) break ;;
 	esac
 done
-job=${1:?usage: run-vm.sh [--files DIR] [--overlay DIR] [--timeout S] [--name N] [--no-tests] JOB-SCRIPT}
-kernel=${VM_KERNEL:-$B/bzImage}
-[ -f "$kernel" ] || { echo "run-vm: no $kernel; build the kernel first" >&2; exit 1; }
+job=${1:?usage: run-vm.sh [--files DIR] [--overlay DIR] [--timeout S] [--name N] [--no-tests] [--kernel debug|prod|PATH] [--mem SIZE] [--cpus N] JOB-SCRIPT}
+case "$kernel" in
+debug) image=$B/bzImage ;;
+prod) image=$B/bzImage-prod ;;
+*) image=$kernel ;;
+esac
+[ -f "$image" ] || { echo "run-vm: no $image; build the kernel first" >&2; exit 1; }
 
 # The initramfs: busybox, /init, the tests, this run's job and extra files,
 # staged in a directory of this run's own (two runs with different names
@@ -107,7 +121,7 @@ set +e
 timeout -k 10 "$timeout" qemu-system-x86_64 -accel tcg -cpu max \
 	-smp "$cpus,sockets=$cpus,cores=1,threads=1" -m "${mb}M" "${numa[@]}" \
 	-display none -monitor none -no-reboot \
-	-kernel "$kernel" -initrd "$B/$name.initramfs.gz" \
+	-kernel "$image" -initrd "$B/$name.initramfs.gz" \
 	-append "console=ttyS0 panic=-1 ignore_loglevel printk.devkmsg=on ${VM_APPEND:-}" \
 	-serial file:"$log" -serial stdio < /dev/null | tr -d '\r' | tee "$out"
 rc=${PIPESTATUS[0]}

@@ -117,8 +117,9 @@ def parse_tap_lines(prog, lines, res):
     return plan, seen
 
 
-def parse_job(text, res):
-    """The guest job log.  Returns True if the job ran to its end."""
+def parse_job(text, res, label=""):
+    """The guest job log.  Returns True if the job ran to its end.  A
+    label ('prod') prefixes the program names ('prod/mshare_core')."""
     lines = text.splitlines()
     finished = any(l.startswith("### JOB-EXIT") for l in lines)
     prog = None
@@ -127,7 +128,7 @@ def parse_job(text, res):
         if line.startswith("### BEGIN "):
             if prog is not None:
                 check_prog(prog, body, None, res)
-            prog = line.split(None, 2)[2].strip()
+            prog = label + line.split(None, 2)[2].strip()
             body = []
         elif line.startswith("### END ") or line.startswith("### EOF"):
             if prog is None:
@@ -184,7 +185,7 @@ def kernel_log_reports(text):
     return hits, begins
 
 
-def check_kernel_log(text, res, job_programs=0):
+def check_kernel_log(text, res, job_programs=0, label=""):
     lines = text.splitlines()
     hits, begins = kernel_log_reports(text)
     if job_programs and not begins:
@@ -193,7 +194,7 @@ def check_kernel_log(text, res, job_programs=0):
                 "or the log was lost)" % job_programs)
     for i, where, line in hits[:20]:
         ctx = "\n".join("      " + l for l in lines[max(0, i - 2):i + 12])
-        res.add("fail", "kernel log [%s] line %d: %s" % (where, i + 1, line), ctx)
+        res.add("fail", "kernel log [%s%s] line %d: %s" % (label, where, i + 1, line), ctx)
     if len(hits) > 20:
         more = {}
         for _i, where, _l in hits[20:]:
@@ -209,6 +210,9 @@ def main(argv=None):
     ap.add_argument("--guest", help="guest console log (kernel messages)")
     ap.add_argument("--tap", action="append", default=[],
                     help="a plain TAP file, NAME=PATH (host-side tests)")
+    ap.add_argument("--run", action="append", default=[],
+                    help="another guest run, LABEL=JOB-LOG,GUEST-LOG: checked as --job and "
+                    "--guest are, its programs named LABEL/PROGRAM")
     ap.add_argument("--quiet", action="store_true", help="print only failures and the summary")
     a = ap.parse_args(argv)
 
@@ -238,6 +242,26 @@ def main(argv=None):
                 check_kernel_log(f.read(), res, programs)
         except OSError as e:
             res.add("fail", "guest log %s unreadable: %s" % (a.guest, e.strerror))
+
+    for spec in a.run:
+        label, _, logs = spec.partition("=")
+        job_path, _, guest_path = logs.partition(",")
+        label = label + "/" if label else ""
+        try:
+            with open(job_path, errors="replace") as f:
+                job = f.read()
+        except OSError as e:
+            job = ""
+            res.add("fail", "%sjob log %s unreadable: %s" % (label, job_path, e.strerror))
+        if not parse_job(job, res, label):
+            res.add("fail", "%sthe guest job did not run to its end" % label)
+        programs = sum(1 for l in job.splitlines() if l.startswith("### BEGIN "))
+        if guest_path:
+            try:
+                with open(guest_path, errors="replace") as f:
+                    check_kernel_log(f.read(), res, programs, label)
+            except OSError as e:
+                res.add("fail", "%sguest log %s unreadable: %s" % (label, guest_path, e.strerror))
 
     if not a.quiet:
         for name, why in res.skipped:

@@ -12,6 +12,15 @@
  *    mshare_fuzz --seed 0x1 --seconds 40.  Three ways to get there: munmap
  *    then mmap, mmap(MAP_FIXED) over the 4 KiB mapping, and
  *    MSHAREFS_CREATE_MAPPING of MAP_HUGETLB.
+ *  - hugetlb over a kept PTE table, never faulted: hugetlb's lookup of a
+ *    PMD entry (huge_pte_offset()) took the PMD entry that points to the
+ *    kept PTE table for a 2 MiB page, so the first walk of the untouched
+ *    hugetlb mapping by anything but a fault (munmap or region teardown,
+ *    MADV_DONTNEED, mprotect) "unmapped" the PTE table's page as a huge
+ *    page: kernel BUG in page_table_check (page_table_check.c:90) on the
+ *    debug kernel, a page table freed as a hugetlb folio without it.
+ *    Found by make check's fixed fuzz seed 0xf689101615c1c2cc in CI
+ *    (worker killed, its exit dropped the last reference to a region).
  *  - the fd of an unnamed region (mshare_create()) reads its stats with
  *    read() once: pread() and lseek() gave ESPIPE (alloc_file_pseudo()
  *    sets no FMODE_LSEEK/FMODE_PREAD), unlike the fd of a named region,
@@ -110,6 +119,72 @@ TEST_F(regress, hugetlb_create_mapping_over_kept_pte_table)
 	touch_huge(_metadata, a + 4 * HUGE, HUGE);
 	EXPECT_EQ(0, munmap(a, RGN));
 	close(fd);
+}
+
+/*
+ * A 2 MiB hugetlb mapping over a kept PTE table, never faulted, then one
+ * operation that walks it; each of these hit the kernel BUG before.
+ */
+enum untouched_op { UT_TEARDOWN, UT_MUNMAP, UT_DONTNEED, UT_MPROTECT, UT_MLOCK };
+
+static void hugetlb_untouched(struct __test_metadata *_metadata, enum untouched_op op)
+{
+	long free0 = free_huge_pages();
+	int fd;
+	char *a = region_with_kept_pte_table(_metadata, &fd, 6 * HUGE, true);
+
+	ms_must_map(_metadata, a + 6 * HUGE, HUGE, RW,
+		    MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB | MAP_FIXED, -1);
+	switch (op) {
+	case UT_TEARDOWN:
+		break;
+	case UT_MUNMAP:
+		ASSERT_EQ(0, munmap(a + 6 * HUGE, HUGE));
+		break;
+	case UT_DONTNEED:
+		ASSERT_EQ(0, madvise(a + 6 * HUGE, HUGE, MADV_DONTNEED));
+		break;
+	case UT_MPROTECT:
+		ASSERT_EQ(0, mprotect(a + 6 * HUGE, HUGE, PROT_READ));
+		ASSERT_EQ(0, mprotect(a + 6 * HUGE, HUGE, RW));
+		break;
+	case UT_MLOCK:
+		ASSERT_EQ(0, mlock(a + 6 * HUGE, HUGE)) TH_LOG("mlock: %s", strerror(errno));
+		ASSERT_EQ(0, munlock(a + 6 * HUGE, HUGE));
+		break;
+	}
+	if (op != UT_TEARDOWN && op != UT_MUNMAP)
+		/* The mapping still works, and was empty: a fault makes the page. */
+		touch_huge(_metadata, a + 6 * HUGE, HUGE);
+	EXPECT_EQ(0, munmap(a, RGN));
+	close(fd);
+	/* The region is gone: its huge page (if one was made) is back. */
+	EXPECT_EQ(free0, free_huge_pages());
+}
+
+TEST_F(regress, hugetlb_untouched_over_kept_pte_table_teardown)
+{
+	hugetlb_untouched(_metadata, UT_TEARDOWN);
+}
+
+TEST_F(regress, hugetlb_untouched_over_kept_pte_table_munmap)
+{
+	hugetlb_untouched(_metadata, UT_MUNMAP);
+}
+
+TEST_F(regress, hugetlb_untouched_over_kept_pte_table_dontneed)
+{
+	hugetlb_untouched(_metadata, UT_DONTNEED);
+}
+
+TEST_F(regress, hugetlb_untouched_over_kept_pte_table_mprotect)
+{
+	hugetlb_untouched(_metadata, UT_MPROTECT);
+}
+
+TEST_F(regress, hugetlb_untouched_over_kept_pte_table_mlock)
+{
+	hugetlb_untouched(_metadata, UT_MLOCK);
 }
 
 /* The stats of a region fd, read with pread() from offset 0, twice. */

@@ -601,23 +601,10 @@ static inline void proc_path(char *buf, size_t len, pid_t pid, const char *file)
 /* "Field:   N kB" (or any number) in /proc/@pid/@file; -1 if absent. */
 static inline long kv_kb(pid_t pid, const char *file, const char *field)
 {
-	char path[64], line[512];
-	size_t len = strlen(field);
-	long val = -1;
-	FILE *f;
+	char path[64];
 
 	proc_path(path, sizeof(path), pid, file);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, field, len) && line[len] == ':') {
-			val = strtol(line + len + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
+	return file_field(path, field);
 }
 
 /* Does a line of file @path contain @needle? */

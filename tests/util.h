@@ -32,16 +32,14 @@ static inline void vmstat_refresh(void)
 	}
 }
 
-/* A /proc/meminfo field in kB, or -1. */
-static inline long meminfo_kb(const char *field)
+/* "Field:   N ..." in file @path (meminfo, status, smaps_rollup): N, or -1. */
+static inline long file_field(const char *path, const char *field)
 {
-	char line[256];
+	char line[512];
 	size_t len = strlen(field);
 	long val = -1;
-	FILE *f;
+	FILE *f = fopen(path, "r");
 
-	vmstat_refresh();
-	f = fopen("/proc/meminfo", "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -52,6 +50,13 @@ static inline long meminfo_kb(const char *field)
 	}
 	fclose(f);
 	return val;
+}
+
+/* A /proc/meminfo field in kB, or -1. */
+static inline long meminfo_kb(const char *field)
+{
+	vmstat_refresh();
+	return file_field("/proc/meminfo", field);
 }
 
 /*

@@ -85,6 +85,29 @@ void mshare_unlink_pud(struct mmu_gather *tlb, pud_t *pud,
 		       unsigned long addr);
 pmd_t *mshare_huge_pmd_alloc(struct mm_struct *rmm, pud_t *pud,
 			     unsigned long addr);
+
+/*
+ * hugetlb's lookup of PMD entry @pmd of @mm (huge_pte_offset()): does it
+ * point to a PTE table that a region kept?  Such a table is empty (see
+ * mshare_huge_pmd_alloc()) and holds no hugetlb entry, so every hugetlb
+ * walker (unmap, teardown, mprotect, GUP, page walks, rmap) must see none
+ * there, never take the table for a huge page.  Under a hugetlb VMA of a
+ * region the entry is none, huge, a swap entry or an empty kept table, and
+ * only mshare_huge_pmd_alloc() changes a table there (to none, under the
+ * PMD and PTE locks), so a lockless read is stable enough: a table read
+ * here is a hole either way.
+ */
+static inline bool mshare_huge_pmd_kept_table(struct mm_struct *mm,
+					      pmd_t *pmd)
+{
+	pmd_t v;
+
+	if (!mm_is_mshare(mm))
+		return false;
+	v = pmdp_get_lockless(pmd);
+	return pmd_present(v) && !pmd_leaf(v);
+}
+
 struct vm_area_struct *mshare_lock_region_vma(struct vm_area_struct *vma,
 					      unsigned long addr,
 					      unsigned long *raddr);
@@ -303,6 +326,12 @@ static inline pmd_t *mshare_huge_pmd_alloc(struct mm_struct *rmm, pud_t *pud,
 					   unsigned long addr)
 {
 	return NULL;
+}
+
+static inline bool mshare_huge_pmd_kept_table(struct mm_struct *mm,
+					      pmd_t *pmd)
+{
+	return false;
 }
 
 static inline struct vm_area_struct *

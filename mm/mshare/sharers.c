@@ -58,9 +58,11 @@
 #include <asm/tlbflush.h>
 #include "mshare.h"
 
+#ifdef CONFIG_LOCKDEP
 static struct lock_class_key mshare_sharers_key;
 static struct lockdep_map mshare_sharers_map =
 	STATIC_LOCKDEP_MAP_INIT("mshare_sharers", &mshare_sharers_key);
+#endif
 
 /*
  * Every region, by its mm: flushes and the memcg hook find the region of a
