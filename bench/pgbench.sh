@@ -10,7 +10,7 @@
 #   QUICK=1 bench/pgbench.sh    256MB, scale 10, 16 clients, 15 s, 16 x 2
 #
 # Environment: PGB_SB, PGB_SCALE, PGB_CLIENTS, PGB_TIME, PGB_STORM,
-# PGB_STORM_TX, PGB_MODES override the sizes; VM_KERNEL (debug; prod or a bzImage path),
+# PGB_STORM_TX, PGB_MODES override the sizes; BENCH_KERNEL (prod; debug or a bzImage path),
 # VM_MEM (6G), VM_TIMEOUT (7200).  Exits 1 if the run failed or any
 # pgbench transaction failed.
 set -euo pipefail
@@ -30,8 +30,8 @@ fi
 for f in "$PGLIB/bin/postgres" "$PGLIB/bin/pgbench" "$PGLIB/lib/pg_prewarm.so"; do
 	[ -e "$f" ] || { echo "pgbench: $f is missing: make deps installs postgresql and postgresql-contrib" >&2; exit 1; }
 done
-for f in "$B/tests/bin/mshare-run" "$B/tests/bin/libmshare-run.so" "$B/tests/bin/mshare"; do
-	[ -e "$f" ] || { echo "pgbench: $f is missing: make tests first" >&2; exit 1; }
+for f in "$B/mshare-run/mshare-run" "$B/mshare-run/libmshare-run.so" "$B/bin/mshare"; do
+	[ -e "$f" ] || { echo "pgbench: $f is missing: make bench-pgbench builds it" >&2; exit 1; }
 done
 
 # The guest's extra files, at their own paths: the server, initdb, pg_ctl,
@@ -50,6 +50,9 @@ cp -a "$PGSHARE" "$ov/usr/share/postgresql/"
 cp -L /usr/share/zoneinfo/UTC "$ov/usr/share/zoneinfo/UTC"
 cp -L /usr/share/zoneinfo/UTC "$ov/usr/share/zoneinfo/Etc/UTC"
 install -m 755 "$top/bench/pgbench-guest.sh" "$ov/bench/pgbench-guest.sh"
+# mshare-run finds its library next to itself
+mkdir -p "$ov/usr/bin"
+cp "$B/mshare-run/mshare-run" "$B/mshare-run/libmshare-run.so" "$B/bin/mshare" "$ov/usr/bin/"
 
 job=$B/pgbench.job
 {
@@ -63,7 +66,8 @@ echo "pgbench: shared_buffers=$PGB_SB scale=$PGB_SCALE clients='$PGB_CLIENTS' ${
 t0=$(date +%s)
 set +e
 VM_MEM=${VM_MEM:-6G} VM_APPEND="HUGEPAGES=0 ${VM_APPEND:-}" \
-	"$top/harness/run-vm.sh" --name pgbench --timeout "${VM_TIMEOUT:-7200}" --overlay "$ov" "$job" |
+	"$top/harness/run-vm.sh" --name pgbench --kernel "${BENCH_KERNEL:-prod}" --no-tests \
+		--timeout "${VM_TIMEOUT:-7200}" --overlay "$ov" "$job" |
 	grep --line-buffered '^#'
 vmrc=${PIPESTATUS[0]}
 set -e

@@ -11,7 +11,7 @@
 #                              figures as in the mode chosen)
 #
 # Environment: QUICK, BENCH_N, BENCH_S (what N= and S= set), BENCH_FIGS
-# (default "pt attach mprotect lifecycle ipi"), BENCH_MEM (guest memory;
+# (default "pt attach mprotect lifecycle ipi pgbench"), BENCH_MEM (guest memory;
 # 6G quick, 16G full), BENCH_CPUS (4: the IPI figure needs 4),
 # BENCH_TIMEOUT (seconds), BENCH_KERNEL (prod; debug or a bzImage path to
 # try the harness on another kernel), BENCH_FAULT_AROUND (bytes; unset: the kernel's
@@ -20,13 +20,19 @@
 # Output: tables on stdout (also in build/bench/report.txt), and
 # build/bench/{pagetables,attach,mprotect,lifecycle,ipi}.csv, results.json,
 # pagetables.png and .svg; the guest's own output in build/bench/guest.txt.
+# The pgbench group: build/bench/pgbench.txt (and build/pgbench.*).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
 out=$B/bench
 quick=${QUICK:-}
 [ "$quick" = 0 ] && quick=
-figs=${BENCH_FIGS:-pt attach mprotect lifecycle ipi}
+figs=${BENCH_FIGS:-pt attach mprotect lifecycle ipi pgbench}
+# The pgbench group (PostgreSQL plainly and under mshare-run) is its own
+# boot: bench/pgbench.sh, after the others.
+pgbench=
+case " $figs " in *" pgbench "*) pgbench=1 ;; esac
+figs=$(echo " $figs " | sed 's/ pgbench / /g; s/^ *//; s/ *$//')
 
 die() { echo "bench: $*" >&2; exit 2; }
 # A size (256M, 1G, 1024) in MiB.
@@ -71,7 +77,14 @@ for set in "${pt_sets[@]}"; do s=${set%%:*}; [ "$s" -gt $smax ] && smax=$s; done
 for s in $life_s $attach_s; do [ "$s" -gt $smax ] && smax=$s; done
 
 mkdir -p "$out"
-rm -f "$out"/*.csv "$out"/results.json "$out"/guest.txt
+rm -f "$out"/*.csv "$out"/results.json "$out"/guest.txt "$out"/pgbench.txt
+# Only the pgbench group: its own boot, its own table.
+if [ -z "$figs" ]; then
+	[ -n "$pgbench" ] || die "no figure to run (BENCH_FIGS)"
+	QUICK="$quick" "$top/bench/pgbench.sh" || exit 1
+	cp "$B/pgbench.txt" "$out/pgbench.txt"
+	exit 0
+fi
 {
 	echo "FIGS='$figs' MODE=$mode FAULT_AROUND=${BENCH_FAULT_AROUND:-}"
 	printf 'PT_SETS="%s"\n' "$(IFS=';'; echo "${pt_sets[*]}")"
@@ -163,5 +176,15 @@ python3 "$top/harness/bench-report.py" --raw "$out/guest.txt" --out "$out" \
 	--commit "$(cd "$top" && git rev-parse --short HEAD 2>/dev/null)$(cd "$top" && git diff --quiet HEAD 2>/dev/null || echo -dirty)" \
 	--machine "$(nproc) host cores, $(( $(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) / 1048576 )) GiB host RAM, qemu TCG ($(qemu-system-x86_64 --version | head -1))" \
 	> "$out/report.txt" || rc=1
+if [ -n "$pgbench" ]; then
+	echo "bench: the pgbench group (bench/pgbench.sh, its own boot)"
+	if QUICK="$quick" "$top/bench/pgbench.sh"; then
+		cp "$B/pgbench.txt" "$out/pgbench.txt"
+		{ echo; echo "== PostgreSQL (pgbench), plainly and under mshare-run"; cat "$out/pgbench.txt"; } >> "$out/report.txt"
+	else
+		echo "bench: the pgbench group failed (build/pgbench.job.log)" >&2
+		rc=1
+	fi
+fi
 cat "$out/report.txt"
 exit $rc

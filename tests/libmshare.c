@@ -5,7 +5,7 @@
  *  - the system: mshare_query(), mshare_alignment(), mshare_dir(); errno is
  *    left alone by failing calls
  *  - unnamed regions: create, attach (anywhere, fixed, twice, read-only fd),
- *    detach, MSHARE_CLOEXEC, refusals
+ *    detach, MSHARE_CLOEXEC, refusals; windows (mshare_attach_window)
  *  - names: create_named with modes, O_EXCL (-EEXIST), same size (opened),
  *    other size (-EBUSY), bad sizes (-EINVAL, no name left behind), open,
  *    open of a missing name (-ENOENT), unlink; mshare_link
@@ -222,6 +222,66 @@ TEST_F(lib, create_attach_detach)
 	EXPECT_EQ(-EINVAL, mshare_create(RGN / 2, 0));
 	EXPECT_EQ(-EINVAL, mshare_create(RGN, 2));
 	EXPECT_EQ(-EINVAL, mshare_create(RGN, MSHARE_CLOEXEC | 0x80000000U));
+	close(fd);
+}
+
+/*
+ * mshare_attach_window(): a window of GiB 1-2 of a 3 GiB region shows the
+ * region from offset 1 GiB, at the address asked for or one the kernel
+ * picks; a bad window is -EINVAL and maps nothing.  Fails to link before
+ * the library had the call.
+ */
+TEST_F(lib, attach_window)
+{
+	int fd = create(_metadata, 3 * RGN);
+	void *out = (void *)1, *w;
+	char *all;
+	int ret;
+
+	all = attach(_metadata, fd, NULL, RW);
+	ASSERT_EQ(0, mshare_map(fd, RGN, 2 * MiB, RW, MAP_SHARED, -1, 0));
+	ASSERT_EQ(0, mshare_map(fd, 2 * RGN, 2 * MiB, RW, MAP_SHARED, -1, 0));
+	all[RGN] = 'g';
+	all[2 * RGN + 5] = 'h';
+
+	ret = mshare_attach_window(fd, RGN, 2 * RGN, ADDR_B, RW, &w);
+	ASSERT_EQ(0, ret) TH_LOG("mshare_attach_window: %s", strerror(-ret));
+	ASSERT_EQ(ADDR_B, w);
+	EXPECT_TRUE(maps_has_exact((unsigned long)ADDR_B, (unsigned long)ADDR_B + 2 * RGN));
+	EXPECT_EQ('g', ADDR_B[0]);
+	EXPECT_EQ('h', ADDR_B[RGN + 5]);
+	ADDR_B[1] = 'w';
+	EXPECT_EQ('w', all[RGN + 1]);
+	EXPECT_EQ(2, attachments(fd));
+	/* taken now */
+	EXPECT_EQ(-EEXIST, mshare_attach_window(fd, RGN, RGN, ADDR_B + RGN, RW, &out));
+
+	/* anywhere, the last GiB */
+	ret = mshare_attach_window(fd, 2 * RGN, RGN, NULL, PROT_READ, &w);
+	ASSERT_EQ(0, ret) TH_LOG("mshare_attach_window(NULL): %s", strerror(-ret));
+	EXPECT_EQ(0, (uintptr_t)w % RGN);
+	EXPECT_EQ('h', ((char *)w)[5]);
+	EXPECT_EQ(3, attachments(fd));
+	EXPECT_EQ(0, mshare_detach(w, RGN));
+
+	/* bad windows */
+	EXPECT_EQ(-EINVAL, mshare_attach_window(fd, PG, RGN, NULL, RW, &out));
+	EXPECT_EQ(-EINVAL, mshare_attach_window(fd, RGN, RGN / 2, NULL, RW, &out));
+	EXPECT_EQ(-EINVAL, mshare_attach_window(fd, RGN, 0, NULL, RW, &out));
+	EXPECT_EQ(-EINVAL, mshare_attach_window(fd, 3 * RGN, RGN, NULL, RW, &out));
+	EXPECT_EQ(-EINVAL, mshare_attach_window(fd, 2 * RGN, 2 * RGN, NULL, RW, &out));
+	EXPECT_EQ(-EINVAL, mshare_attach_window(fd, RGN, SIZE_MAX - RGN + 1, NULL, RW, &out));
+	EXPECT_EQ(-EINVAL, mshare_attach_window(fd, SIZE_MAX - RGN + 1, RGN, NULL, RW, &out));
+	EXPECT_EQ(-EINVAL, mshare_attach_window(fd, 0, RGN, ADDR_C + PG, RW, &out));
+	EXPECT_EQ(-EINVAL, mshare_attach_window(fd, 0, RGN, NULL, RW, NULL));
+	EXPECT_EQ(-EBADF, mshare_attach_window(-1, 0, RGN, NULL, RW, &out));
+	EXPECT_EQ((void *)1, out);
+	EXPECT_EQ(2, attachments(fd));
+	EXPECT_EQ(0, maps_count((unsigned long)ADDR_C, (unsigned long)ADDR_C + 3 * RGN));
+
+	EXPECT_EQ(0, mshare_detach(ADDR_B, 2 * RGN));
+	EXPECT_EQ(0, mshare_detach(all, 3 * RGN));
+	EXPECT_EQ(0, attachments(fd));
 	close(fd);
 }
 

@@ -2035,25 +2035,6 @@ static void region_stat(struct __test_metadata *_metadata, int fd,
 							   strerror(errno));
 }
 
-/* A /proc/vmstat counter, folded exactly; -1 if missing. */
-static long vmstat_val(const char *name)
-{
-	char line[256];
-	size_t len = strlen(name);
-	long val = -1;
-	FILE *f;
-
-	vmstat_refresh();
-	f = fopen("/proc/vmstat", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ' ')
-			val = strtol(line + len + 1, NULL, 10);
-	fclose(f);
-	return val;
-}
-
 /* Read a word that may be unmapped under us: false on SIGSEGV/SIGBUS. */
 static bool read_word_probe(volatile uint64_t *p, uint64_t *v)
 {

@@ -17,7 +17,9 @@
  * dup, pass fds to each other over Unix sockets (SCM_RIGHTS), attach
  * (anywhere or fixed, read-only or read-write, and refused variants:
  * misaligned, partial, private, overlapping an attachment's edge, write
- * on a read-only fd), detach (and refused partial detaches), map inside
+ * on a read-only fd), windows (part of a region: mmap with an offset;
+ * kept, read through and detached; refused past the end or misaligned),
+ * detach (and refused partial detaches), map inside
  * (file, memfd, shared and private anonymous memory, hugetlb,
  * MAP_POPULATE, MAP_LOCKED; through an attachment or with
  * MSHAREFS_CREATE_MAPPING), munmap, mprotect, madvise with every advice,
@@ -184,6 +186,9 @@ struct handle {
 	bool ro;		/* fd opened read-only */
 	char *att[2];
 	bool att_ro[2];
+	char *win;		/* a window: region [win_off, win_off + win_len) */
+	size_t win_off, win_len;
+	bool win_ro;
 };
 
 struct worker {
@@ -483,7 +488,7 @@ static void unpublish_begin(void)
 /* Drop a handle whose fd is closed and that has no attachment. */
 static void handle_gc(struct handle *h)
 {
-	if (h->ridx >= 0 && h->fd < 0 && !h->att[0] && !h->att[1])
+	if (h->ridx >= 0 && h->fd < 0 && !h->att[0] && !h->att[1] && !h->win)
 		h->ridx = -1;
 }
 
@@ -574,6 +579,15 @@ static void owner_verify(struct handle *h, int s, const char *when)
 		if (slot_reads_ok(h->att[a] + s * slot_size(h->ridx), sl, why, sizeof(why)))
 			FAIL("own slot %d of region %d via attachment %d (%p%s) %s: %s",
 			     s, h->ridx, a, h->att[a], h->att_ro[a] ? ", ro" : "", when, why);
+		sh->st[W->id].owner_checks++;
+	}
+	/* and through the window, if it shows the slot */
+	if (h->win && s * slot_size(h->ridx) >= h->win_off &&
+	    s * slot_size(h->ridx) < h->win_off + h->win_len) {
+		if (slot_reads_ok(h->win + s * slot_size(h->ridx) - h->win_off, sl, why,
+				  sizeof(why)))
+			FAIL("own slot %d of region %d via the window %#zx+%#zx at %p %s: %s",
+			     s, h->ridx, h->win_off, h->win_len, h->win, when, why);
 		sh->st[W->id].owner_checks++;
 	}
 }
@@ -875,6 +889,12 @@ static bool meets_attachment(uintptr_t a, size_t len)
 			if (b && a < b + R(W->h[i].ridx)->size && b < a + len)
 				return true;
 		}
+	for (int i = 0; i < MAXH; i++) {
+		uintptr_t b = (uintptr_t)W->h[i].win;
+
+		if (b && a < b + W->h[i].win_len && b < a + len)
+			return true;
+	}
 	return false;
 }
 
@@ -982,6 +1002,108 @@ static void op_attach(void)
 	for (int s = 0; s < NTRACK; s++)
 		if (slot_owner(s) == W->id)
 			owner_verify(h, s, "after attaching");
+}
+
+/*
+ * A window (mmap with an offset: issue 14) of a region: made, checked
+ * and kept on the handle, or checked and detached.  Every owned slot the
+ * window shows must read as published through it, at once (a new sharer
+ * of that part) and after whatever peers did meanwhile (their flushes
+ * reach a window's sharer at its own addresses); a peer's slot is read
+ * under its sequence count.  A forked child inherits the window
+ * (owner_verify checks through it there too); a killed worker's exit
+ * tears it down.
+ */
+static void op_window(void)
+{
+	struct handle *h = pick_handle();
+	size_t size, ngib, off, len, ss;
+	uintptr_t want = 0;
+	int prot;
+	void *p;
+
+	if (!h)
+		return;
+	size = R(h->ridx)->size;
+	ss = slot_size(h->ridx);
+	if (!h->win) {
+		if (h->fd < 0)
+			return;
+		ngib = size / RGN;
+		off = below(ngib) * RGN;
+		len = (1 + below(ngib - off / RGN)) * RGN;
+		prot = h->ro || chance(25) ? PROT_READ : RW;
+		if (chance(50)) {
+			want = fixed_addr();
+			if (meets_attachment(want, len))
+				return;
+		}
+		p = mmap((void *)want, len, prot, MAP_SHARED | (want ? MAP_FIXED_NOREPLACE : 0),
+			 h->fd, (off_t)off);
+		if (p == MAP_FAILED && errno == ENOMEM)
+			return;
+		CHECK(p != MAP_FAILED, "window %#zx+%#zx of region %d (%#zx) at %#lx",
+		      off, len, h->ridx, size, (unsigned long)want);
+		CHECK((uintptr_t)p % RGN == 0, "window at %p not aligned", p);
+		CHECK(!want || (uintptr_t)p == want, "fixed window at %p, want %#lx", p,
+		      (unsigned long)want);
+		h->win = p;
+		h->win_off = off;
+		h->win_len = len;
+		h->win_ro = !(prot & PROT_WRITE);
+		note("window %#zx+%#zx of region %d at %p%s", off, len, h->ridx, p,
+		     h->win_ro ? " ro" : "");
+		/* A bad window next to it is refused and leaves it alone. */
+		if (chance(30)) {
+			void *q = mmap(NULL, RGN, PROT_READ, MAP_SHARED, h->fd,
+				       (off_t)(chance(50) ? size : off + PG));
+
+			CHECK(q == MAP_FAILED && errno == EINVAL,
+			      "window past the end or misaligned: %p errno %d", q, errno);
+			sh->st[W->id].errs_expected++;
+		}
+	}
+	/* Our slots it shows (owner_verify); a few peers' too. */
+	for (int s = 0; s < NTRACK; s++)
+		if (slot_owner(s) == W->id)
+			owner_verify(h, s, "through a window");
+	for (int n = 0; n < 4; n++) {
+		size_t first = h->win_off / ss, cnt = h->win_len / ss;
+		int s = (int)(first + below(cnt));
+		struct slot *sl, snap;
+		uint32_t s1, s2;
+		char why[200];
+		int rc;
+
+		if (s >= NTRACK || slot_owner(s) == W->id)
+			continue;
+		sl = &R(h->ridx)->slot[s];
+		s1 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+		if (s1 & 1)
+			continue;
+		memcpy(&snap, sl, sizeof(snap));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (snap.kind == K_UNKNOWN)
+			continue;
+		rc = slot_reads_ok(h->win + s * ss - h->win_off, &snap, why, sizeof(why));
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		s2 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+		if (s1 != s2) {
+			sh->st[W->id].peer_faults_ok++;
+			continue;
+		}
+		if (rc)
+			FAIL("peer's slot %d (owner %d) of region %d through the window %#zx+%#zx at %p, seq %u: %s",
+			     s, slot_owner(s), h->ridx, h->win_off, h->win_len, h->win, s1, why);
+		sh->st[W->id].peer_checks++;
+	}
+	if (chance(40)) {
+		/* Detach it: munmap of the whole window. */
+		CHECK(!munmap(h->win, h->win_len), "detach the window at %p", h->win);
+		note("window at %p detached", h->win);
+		h->win = NULL;
+		handle_gc(h);
+	}
 }
 
 static void detach(struct handle *h, int k)
@@ -2330,7 +2452,7 @@ enum { OP_CREATE, OP_CREATE_BAD, OP_LINK, OP_OPEN, OP_UNLINK, OP_CLOSE, OP_DUP,
        OP_SEND, OP_ATTACH, OP_DETACH, OP_MAP, OP_UNMAP, OP_PROTECT, OP_RO_PROBE,
        OP_ADVISE, OP_MLOCK, OP_MSYNC, OP_WRITE, OP_GUP_RO, OP_DIO, OP_FUTEX,
        OP_PEER, OP_PEER_PVM, OP_CHAOS, OP_STAT, OP_NEST, OP_FORK, OP_EXEC,
-       OP_KILL, OP_EXIT, NOPS };
+       OP_KILL, OP_EXIT, OP_WINDOW, NOPS };
 _Static_assert(NOPS <= 32, "wstat.op_n is too small");
 
 static const struct { const char *name; void (*fn)(void); int weight; } ops[NOPS] = {
@@ -2364,6 +2486,7 @@ static const struct { const char *name; void (*fn)(void); int weight; } ops[NOPS
 	[OP_EXEC] = { "exec", op_exec, 1 },
 	[OP_KILL] = { "kill", op_kill, 1 },
 	[OP_EXIT] = { "exit", NULL, 1 },
+	[OP_WINDOW] = { "window", op_window, 3 },
 };
 
 static int pick_op(void)

@@ -139,34 +139,14 @@ static int get_ulong(const char *path, unsigned long *v)
 	return 0;
 }
 
-/* A /proc/vmstat counter, or -1 if the kernel has none by that name. */
-static long long vmstat_get(const char *name)
-{
-	size_t len = strlen(name);
-	long long val = -1;
-	char line[256];
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, name, len) && line[len] == ' ') {
-			val = strtoll(line + len + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return val;
-}
-
 struct flushes {
 	long long sent, received;
 };
 
 static void flushes_take(struct flushes *f)
 {
-	f->sent = vmstat_get("nr_tlb_remote_flush");
-	f->received = vmstat_get("nr_tlb_remote_flush_received");
+	f->sent = vmstat_raw("nr_tlb_remote_flush");
+	f->received = vmstat_raw("nr_tlb_remote_flush_received");
 }
 
 /* Remove every msharefs name this program may have left. */

@@ -744,25 +744,6 @@ static void cr_reader(char *p, struct cr_shared *s)
 	_exit(0);
 }
 
-/* A /proc/vmstat counter, or -1. */
-static long long vmstat_get(const char *name)
-{
-	size_t len = strlen(name);
-	long long val = -1;
-	char line[256];
-	FILE *f = fopen("/proc/vmstat", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, name, len) && line[len] == ' ') {
-			val = strtoll(line + len + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return val;
-}
-
 TEST_F_TIMEOUT(sharers, reclaim_under_reader, 600)
 {
 	struct cr_shared *s = shared_mem(sizeof(*s));
@@ -788,7 +769,7 @@ TEST_F_TIMEOUT(sharers, reclaim_under_reader, 600)
 	ASSERT_TRUE(s->ready);
 	EXPECT_EQ(1, s->cpu);
 
-	out0 = vmstat_get("pswpout");
+	out0 = vmstat_raw("pswpout");
 	for (int r = 0; r < CR_ROUNDS; r++) {
 		long passes = s->passes;
 
@@ -799,7 +780,7 @@ TEST_F_TIMEOUT(sharers, reclaim_under_reader, 600)
 		fill_pat(a, CR_LEN, PG, CR_TAG + s->gen + 1, 0);
 		__atomic_store_n(&s->gen, s->gen + 1, __ATOMIC_RELEASE);
 	}
-	out1 = vmstat_get("pswpout");
+	out1 = vmstat_raw("pswpout");
 	s->stop = 1;
 	EXPECT_TRUE(kid_ok(pid, "reader on CPU 1"));
 	TH_LOG("%d rounds of MADV_PAGEOUT of %lu MiB (pswpout %+lld pages) under a reader on CPU 1: %ld passes, %ld reads, %ld wrong",

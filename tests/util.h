@@ -32,8 +32,11 @@ static inline void vmstat_refresh(void)
 	}
 }
 
-/* "Field:   N ..." in file @path (meminfo, status, smaps_rollup): N, or -1. */
-static inline long file_field(const char *path, const char *field)
+/*
+ * "Field<sep>   N ..." in file @path: N, or -1 (sep is ':' in meminfo,
+ * status, smaps_rollup; ' ' in vmstat).
+ */
+static inline long file_field_sep(const char *path, const char *field, char sep)
 {
 	char line[512];
 	size_t len = strlen(field);
@@ -43,13 +46,31 @@ static inline long file_field(const char *path, const char *field)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, field, len) && line[len] == ':') {
+		if (!strncmp(line, field, len) && line[len] == sep) {
 			val = strtol(line + len + 1, NULL, 10);
 			break;
 		}
 	}
 	fclose(f);
 	return val;
+}
+
+static inline long file_field(const char *path, const char *field)
+{
+	return file_field_sep(path, field, ':');
+}
+
+/* A /proc/vmstat counter ("name N") as it reads now; -1 if missing. */
+static inline long vmstat_raw(const char *name)
+{
+	return file_field_sep("/proc/vmstat", name, ' ');
+}
+
+/* The same, its per-CPU parts folded first (stat_refresh). */
+static inline long vmstat_val(const char *name)
+{
+	vmstat_refresh();
+	return vmstat_raw(name);
 }
 
 /* A /proc/meminfo field in kB, or -1. */

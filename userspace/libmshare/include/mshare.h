@@ -114,6 +114,13 @@ int mshare_is_region(int fd);
  * attaches read-only).  The attachment's address goes to *@out.
  */
 int mshare_attach(int fd, void *addr, int prot, void **out);
+/*
+ * Attach only [@off, @off + @len) of the region (a window: @off and @len
+ * multiples of the alignment, inside the region), at @addr as above.
+ * Region offset @off is at *@out.
+ */
+int mshare_attach_window(int fd, size_t off, size_t len, void *addr, int prot,
+			 void **out);
 /* Detach: munmap the whole attachment of @size bytes at @addr. */
 int mshare_detach(void *addr, size_t size);
 

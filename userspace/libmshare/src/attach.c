@@ -47,9 +47,14 @@ static int range_in_use(uintptr_t lo, uintptr_t hi)
 	return used;
 }
 
-MSHARE_API int mshare_attach(int fd, void *addr, int prot, void **out)
+/*
+ * Attach [@off, @off + @len) of the region behind @fd (@len 0: to its
+ * end) at @addr; both checked against the region's size here, so that a
+ * bad window is EINVAL before the kernel is asked.
+ */
+static int attach(int fd, size_t off, size_t len, void *addr, int prot,
+		  void **out)
 {
-	MSHARE_KEEP_ERRNO;
 	struct mshare_stat st;
 	int ret, fl, mflags = MAP_SHARED;
 	void *p;
@@ -58,11 +63,17 @@ MSHARE_API int mshare_attach(int fd, void *addr, int prot, void **out)
 		return -EINVAL;
 	if (addr && !is_aligned((uintptr_t)addr, MSHARE_ALIGN))
 		return -EINVAL;
+	if (!is_aligned(off, MSHARE_ALIGN) || !is_aligned(len, MSHARE_ALIGN))
+		return -EINVAL;
 	ret = mshare__get_stat(fd, &st);
 	if (ret)
 		return ret;
 	if (!st.size || st.size > SIZE_MAX)
 		return -EINVAL;		/* a named region whose size is not set */
+	if (off >= st.size || len > st.size - off)
+		return -EINVAL;		/* the window is not inside the region */
+	if (!len)
+		len = (size_t)(st.size - off);
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0)
 		return mshare__neg_errno();
@@ -70,7 +81,7 @@ MSHARE_API int mshare_attach(int fd, void *addr, int prot, void **out)
 		prot &= ~PROT_WRITE;	/* a read-only fd attaches read-only */
 	if (addr)
 		mflags |= MAP_FIXED_NOREPLACE;
-	p = mmap(addr, (size_t)st.size, prot, mflags, fd, 0);
+	p = mmap(addr, len, prot, mflags, fd, (off_t)off);
 	if (p == MAP_FAILED) {
 		ret = mshare__neg_errno();
 		/*
@@ -79,17 +90,34 @@ MSHARE_API int mshare_attach(int fd, void *addr, int prot, void **out)
 		 * report what the caller asked about, a range not free.
 		 */
 		if (addr && ret == -EINVAL &&
-		    range_in_use((uintptr_t)addr, (uintptr_t)addr + st.size) == 1)
+		    range_in_use((uintptr_t)addr, (uintptr_t)addr + len) == 1)
 			ret = -EEXIST;
 		return ret;
 	}
 	if (addr && p != addr) {
 		/* A kernel that ignores MAP_FIXED_NOREPLACE: do not keep it */
-		munmap(p, (size_t)st.size);
+		munmap(p, len);
 		return -EEXIST;
 	}
 	*out = p;
 	return 0;
+}
+
+MSHARE_API int mshare_attach(int fd, void *addr, int prot, void **out)
+{
+	MSHARE_KEEP_ERRNO;
+
+	return attach(fd, 0, 0, addr, prot, out);
+}
+
+MSHARE_API int mshare_attach_window(int fd, size_t off, size_t len,
+				    void *addr, int prot, void **out)
+{
+	MSHARE_KEEP_ERRNO;
+
+	if (!len)
+		return -EINVAL;
+	return attach(fd, off, len, addr, prot, out);
 }
 
 MSHARE_API int mshare_detach(void *addr, size_t size)
