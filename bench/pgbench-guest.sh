@@ -95,20 +95,17 @@ stop() {
 	as_user "pg_ctl -D $D -m fast -w -t 900 stop" > $L/stop.log 2>&1
 }
 postmaster() { head -n 1 $D/postmaster.pid; }
-# The backends serving pgbench: the postmaster's children that are clients
+# The backends serving pgbench: the server's client backends, but the one
+# that answers this query (pg_stat_activity: no guessing from process
+# titles).
 backends() {
-	pm=$(postmaster)
-	for s in /proc/[0-9]*/stat; do
-		read -r pid comm state ppid rest < "$s" 2>/dev/null || continue
-		[ "$ppid" = "$pm" ] || continue
-		grep -q '\[local\]' "/proc/$pid/cmdline" 2>/dev/null && echo "$pid"
-	done
+	psql_u "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
 }
 # Sum of the minor faults of the given pids
 minflt_sum() {
 	t=0
 	for p in "$@"; do
-		f=$(awk '{ print $10 }' "/proc/$p/stat" 2>/dev/null)
+		f=$(awk '{ print $10 }' "/proc/$p/stat" 2>/dev/null)	# gone: 0
 		t=$((t + ${f:-0}))
 	done
 	echo $t
@@ -155,18 +152,21 @@ for mode in $MODES; do
 		bg=$!
 		# every client connected
 		i=0
-		while [ "$(backends | wc -l)" -lt "$n" ] && [ $i -lt 3000 ]; do
-			sleep 0.2
+		while [ $(( $(backends | wc -l) )) -lt "$n" ] && [ $i -lt 600 ] &&
+		      kill -0 $bg 2>/dev/null; do
+			sleep 1
 			i=$((i + 1))
 		done
+		bk=$(backends)
+		nb=$(echo $bk | wc -w)
+		first=$(echo $bk | cut -d' ' -f1)
+		say "$mode, $n clients: $nb backends, the first: $(cat /proc/$first/stat 2>&1 | cut -c1-120)"
 		# sample PageTables through the run; faults near its end
-		ptmax=0
+		ptmax=0 flt=0
 		left=$((TIME - 3))
 		while [ $left -gt 0 ] && kill -0 $bg 2>/dev/null; do
 			pt=$(kb PageTables)
 			[ "$pt" -gt "$ptmax" ] && ptmax=$pt
-			bk=$(backends)
-			nb=$(echo $bk | wc -w)
 			flt=$(minflt_sum $bk)
 			sleep 1
 			left=$((left - 1))
@@ -185,8 +185,9 @@ for mode in $MODES; do
 		res "$mode.c$n.pt_max_kb=$ptmax"
 		res "$mode.c$n.pt_clients_kb=$((ptmax - pt0))"
 		res "$mode.c$n.backends=$nb"
-		res "$mode.c$n.minflt_per_backend=$(( nb ? flt / nb : 0 ))"
-		say "$mode, $n clients: tps $tps, failed ${fails:-?}, PageTables +$((ptmax - pt0)) kB, $(( nb ? flt / nb : 0 )) minor faults per backend ($nb backends)"
+		[ "$nb" -gt 0 ] || die "pgbench -S -c $n ($mode): no client backend seen"
+		res "$mode.c$n.minflt_per_backend=$((flt / nb))"
+		say "$mode, $n clients: tps $tps, failed ${fails:-?}, PageTables +$((ptmax - pt0)) kB, $((flt / nb)) minor faults per backend ($nb backends)"
 	done
 
 	# the connection storm: every transaction on a new connection

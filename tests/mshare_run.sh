@@ -144,9 +144,9 @@ rc=-
 check "--name: the regions are named NAME and NAME-2" \
 	'[ "$(kv hold map0_path)" = "$D/mrtest" ] && [ "$(kv hold map1_path)" = "$D/mrtest-2" ]'
 run ls $M ls
-check "mshare ls shows both, mode -rw-r-----, one attachment each" \
-	'[ $rc = 0 ] && tr -s " " < "$T/ls.out" | grep -qE "^mrtest 1\.0G root -rw-r----- 1 64M " &&
-	 tr -s " " < "$T/ls.out" | grep -qE "^mrtest-2 1\.0G root -rw-r----- 1 64M "'
+check "mshare ls shows both, mode -rw-r-----, one attachment and one process each" \
+	'[ $rc = 0 ] && tr -s " " < "$T/ls.out" | grep -qE "^mrtest 1\.0G root -rw-r----- 1 1 64M " &&
+	 tr -s " " < "$T/ls.out" | grep -qE "^mrtest-2 1\.0G root -rw-r----- 1 1 64M "'
 run stat $M --json stat mrtest
 check "mshare stat: 64 MiB resident in the region" \
 	'[ $rc = 0 ] && grep -q "\"resident\":67108864" "$T/stat.out"'
