@@ -159,15 +159,14 @@ for mode in $MODES; do
 		done
 		bk=$(backends)
 		nb=$(echo $bk | wc -w)
-		first=$(echo $bk | cut -d' ' -f1)
-		say "$mode, $n clients: $nb backends, the first: $(cat /proc/$first/stat 2>&1 | cut -c1-120)"
 		# sample PageTables through the run; faults near its end
-		ptmax=0 flt=0
+		ptmax=0 flt=0 samples=0
 		left=$((TIME - 3))
 		while [ $left -gt 0 ] && kill -0 $bg 2>/dev/null; do
 			pt=$(kb PageTables)
 			[ "$pt" -gt "$ptmax" ] && ptmax=$pt
 			flt=$(minflt_sum $bk)
+			samples=$((samples + 1))
 			sleep 1
 			left=$((left - 1))
 		done
@@ -186,6 +185,8 @@ for mode in $MODES; do
 		res "$mode.c$n.pt_clients_kb=$((ptmax - pt0))"
 		res "$mode.c$n.backends=$nb"
 		[ "$nb" -gt 0 ] || die "pgbench -S -c $n ($mode): no client backend seen"
+		# connecting took the whole run: nothing was measured (PGB_TIME)
+		[ $samples -gt 0 ] || die "pgbench -S -c $n ($mode): the run ended before the clients were all connected"
 		res "$mode.c$n.minflt_per_backend=$((flt / nb))"
 		say "$mode, $n clients: tps $tps, failed ${fails:-?}, PageTables +$((ptmax - pt0)) kB, $((flt / nb)) minor faults per backend ($nb backends)"
 	done
