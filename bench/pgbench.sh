@@ -77,9 +77,9 @@ log=$B/pgbench.job.log
 [ "$vmrc" = 0 ] || { echo "pgbench: the VM run failed (rc=$vmrc; $B/pgbench.guest.log)" >&2; exit 1; }
 grep -q '^PGB done=1' "$log" || { echo "pgbench: the guest did not finish: $(grep '^PGB error=' "$log")" >&2; exit 1; }
 
-python3 - "$log" "$PGB_CLIENTS" "$PGB_SB" "$PGB_SCALE" "$PGB_TIME" <<'EOF' | tee "$B/pgbench.txt"
+python3 - "$log" "$PGB_CLIENTS" "$PGB_SB" "$PGB_SCALE" "$PGB_TIME" "$PGB_MODES" <<'EOF' | tee "$B/pgbench.txt"
 import sys
-log, clients, sb, scale, secs = sys.argv[1:6]
+log, clients, sb, scale, secs, modes = sys.argv[1:7]
 v = {}
 for line in open(log):
     if line.startswith("PGB ") and "=" in line:
@@ -128,6 +128,7 @@ print("PostgreSQL %s, shared_buffers %s (shared_memory_type=mmap, huge_pages=off
       % (v.get("pg_version", "?"), sb, scale, v.get("db_mb", "?"), secs,
          v.get("plain.storm.connections", "?")))
 print("plain: shared memory as PostgreSQL maps it; mshare: the same server under mshare-run -n pg")
+print("modes run in this order: %s (the order matters under TCG: run both orders)" % modes)
 print("(TCG guest: compare the ratios, not the absolute figures)")
 print()
 w = max(len(r[0]) for r in rows)

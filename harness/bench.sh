@@ -20,7 +20,8 @@
 # Output: tables on stdout (also in build/bench/report.txt), and
 # build/bench/{pagetables,attach,mprotect,lifecycle,ipi}.csv, results.json,
 # pagetables.png and .svg; the guest's own output in build/bench/guest.txt.
-# The pgbench group: build/bench/pgbench.txt (and build/pgbench.*).
+# The pgbench group: build/bench/pgbench-{plain-mshare,mshare-plain}.txt
+# (and build/pgbench.*: the last boot's).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 B=${BUILD:-$top/build}
@@ -77,13 +78,33 @@ for set in "${pt_sets[@]}"; do s=${set%%:*}; [ "$s" -gt $smax ] && smax=$s; done
 for s in $life_s $attach_s; do [ "$s" -gt $smax ] && smax=$s; done
 
 mkdir -p "$out"
-rm -f "$out"/*.csv "$out"/results.json "$out"/guest.txt "$out"/pgbench.txt
-# Only the pgbench group: its own boot, its own table.
+rm -f "$out"/*.csv "$out"/results.json "$out"/guest.txt "$out"/pgbench*.txt
+# The pgbench group: two boots, one per order of the modes (under TCG the
+# server that runs first in a boot did better in both orders), each table
+# in build/bench/pgbench-ORDER.txt and in the report.
+run_pgbench() {
+	local order rc=0
+
+	for order in "plain mshare" "mshare plain"; do
+		echo "bench: the pgbench group, modes in the order: $order (bench/pgbench.sh, a boot of its own)"
+		if QUICK="$quick" PGB_MODES="$order" "$top/bench/pgbench.sh"; then
+			cp "$B/pgbench.txt" "$out/pgbench-${order// /-}.txt"
+			{ echo; echo "== PostgreSQL (pgbench), plainly and under mshare-run, in the order: $order"
+			  cat "$B/pgbench.txt"; } >> "$out/report.txt"
+		else
+			echo "bench: the pgbench group ($order) failed (build/pgbench.job.log)" >&2
+			rc=1
+		fi
+	done
+	return $rc
+}
 if [ -z "$figs" ]; then
 	[ -n "$pgbench" ] || die "no figure to run (BENCH_FIGS)"
-	QUICK="$quick" "$top/bench/pgbench.sh" || exit 1
-	cp "$B/pgbench.txt" "$out/pgbench.txt"
-	exit 0
+	: > "$out/report.txt"
+	run_pgbench
+	rc=$?
+	cat "$out/report.txt"
+	exit $rc
 fi
 {
 	echo "FIGS='$figs' MODE=$mode FAULT_AROUND=${BENCH_FAULT_AROUND:-}"
@@ -177,14 +198,7 @@ python3 "$top/harness/bench-report.py" --raw "$out/guest.txt" --out "$out" \
 	--machine "$(nproc) host cores, $(( $(sed -n 's/^MemTotal: *\([0-9]*\).*/\1/p' /proc/meminfo) / 1048576 )) GiB host RAM, qemu TCG ($(qemu-system-x86_64 --version | head -1))" \
 	> "$out/report.txt" || rc=1
 if [ -n "$pgbench" ]; then
-	echo "bench: the pgbench group (bench/pgbench.sh, its own boot)"
-	if QUICK="$quick" "$top/bench/pgbench.sh"; then
-		cp "$B/pgbench.txt" "$out/pgbench.txt"
-		{ echo; echo "== PostgreSQL (pgbench), plainly and under mshare-run"; cat "$out/pgbench.txt"; } >> "$out/report.txt"
-	else
-		echo "bench: the pgbench group failed (build/pgbench.job.log)" >&2
-		rc=1
-	fi
+	run_pgbench || rc=1
 fi
 cat "$out/report.txt"
 exit $rc
