@@ -54,8 +54,8 @@ mkdir -p $D $L
 chown $U:$U $D $L
 chmod 700 $D
 echo 0 > /proc/sys/vm/nr_hugepages
-say "PostgreSQL $(postgres --version | sed 's/.* //'), shared_buffers=$SB, scale $SCALE, clients $CLIENTS, ${TIME}s, storm $STORM x $STORM_TX, modes: $MODES"
-res "pg_version=$(postgres --version | sed 's/.* //')"
+say "PostgreSQL $(postgres --version | sed 's/.* //; s/)$//'), shared_buffers=$SB, scale $SCALE, clients $CLIENTS, ${TIME}s, storm $STORM x $STORM_TX, modes: $MODES"
+res "pg_version=$(postgres --version | sed 's/.* //; s/)$//')"
 
 t0=$(now_ms)
 as_user "initdb -D $D --no-locale -E UTF8 -A trust -U $U > $L/initdb.log 2>&1" || die "initdb"
