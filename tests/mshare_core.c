@@ -1107,24 +1107,6 @@ TEST_F_TIMEOUT(mshare, tlb_coherence_thread, 300) { tlb_case(_metadata, true); }
 /* ------------------------------------------------------------------------ */
 /* Refusals. */
 
-#define EXPECT_ERRNO(err, call) do { \
-	long _r; \
-	errno = 0; \
-	_r = (long)(call); \
-	EXPECT_EQ(-1, _r) TH_LOG("%s succeeded", #call); \
-	EXPECT_EQ(err, errno) TH_LOG("%s: %s, expected %s", #call, \
-				     strerror(errno), strerror(err)); \
-} while (0)
-
-#define EXPECT_MAP_ERRNO(err, call) do { \
-	void *_p; \
-	errno = 0; \
-	_p = (call); \
-	EXPECT_EQ(MAP_FAILED, _p) TH_LOG("%s succeeded at %p", #call, _p); \
-	EXPECT_EQ(err, errno) TH_LOG("%s: %s, expected %s", #call, \
-				     strerror(errno), strerror(err)); \
-} while (0)
-
 TEST_F(mshare, create_refusals)
 {
 	struct { size_t size; unsigned int flags; } bad[] = {
@@ -1167,18 +1149,18 @@ TEST_F(mshare, attach_refusals)
 	char *fixed = ADDR_D;
 
 	ASSERT_EQ(0, maps_count((unsigned long)fixed - RGN, (unsigned long)fixed + 4 * RGN));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, RW, MAP_PRIVATE, fd, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, PROT_READ, MAP_PRIVATE, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, RW, MAP_PRIVATE, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, PROT_READ, MAP_PRIVATE, fd, 0));
 	/* Windows must be whole GiBs inside the region (mshare_windows). */
-	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, PG, RW, MAP_SHARED, fd, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN - PG, RW, MAP_SHARED, fd, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, RW, MAP_SHARED, fd, RGN));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, RGN, RW, MAP_SHARED, fd, 2 * RGN));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, RW, MAP_SHARED, fd, PG));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 3 * RGN, RW, MAP_SHARED, fd, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(fixed + 2 * MiB, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(fixed + PG, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(fixed + RGN / 2, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, PG, RW, MAP_SHARED, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN - PG, RW, MAP_SHARED, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, RW, MAP_SHARED, fd, RGN));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, RGN, RW, MAP_SHARED, fd, 2 * RGN));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 2 * RGN, RW, MAP_SHARED, fd, PG));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, 3 * RGN, RW, MAP_SHARED, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(fixed + 2 * MiB, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(fixed + PG, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(fixed + RGN / 2, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
 	/* Nothing was left behind, and a good attach still works. */
 	EXPECT_EQ(0, maps_count((unsigned long)fixed - RGN, (unsigned long)fixed + 4 * RGN));
 	char *att = attach(_metadata, fd, 2 * RGN, fixed, RW);
@@ -1202,30 +1184,30 @@ TEST_F(mshare, inside_refusals)
 	map_in(_metadata, att, 64 * KiB, RW, MAP_SHARED | MAP_FIXED, memfd);
 
 	/* Through a PROT_READ attachment: EACCES, whatever the mapping. */
-	EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
-	EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
-	EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0));
-	EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, memfd, 0));
-	EXPECT_MAP_ERRNO(EACCES, mmap(ro, PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0));
+	MS_EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	MS_EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	MS_EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0));
+	MS_EXPECT_MAP_ERRNO(EACCES, mmap(ro + 4 * MiB, PG, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, memfd, 0));
+	MS_EXPECT_MAP_ERRNO(EACCES, mmap(ro, PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0));
 
 	/* Straddling an edge of the attachment. */
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att - PG, 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(att - PG, 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
 	/* MAP_FIXED_NOREPLACE finds the attachment in its way. */
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att - PG, 2 * PG, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att2 + 2 * RGN - PG, 2 * PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att - PG, 2 * RGN + 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att - PG, 2 * PG, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(att2 + 2 * RGN - PG, 2 * PG, RW, MAP_SHARED | MAP_FIXED, memfd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(att - PG, 2 * RGN + 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
 	/* ... or between two adjacent attachments. */
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att + 2 * RGN - PG, 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(att + 2 * RGN - PG, 2 * PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1, 0));
 
 	/* A region inside a region. */
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0));
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(att, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
 
 	/* MAP_FIXED_NOREPLACE over what is there. */
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att, PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att + 60 * KiB, 8 * KiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att2 + 16 * KiB, PG, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, memfd, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att, PG, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att + 60 * KiB, 8 * KiB, RW, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att2 + 16 * KiB, PG, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, memfd, 0));
 
 	/* All left as it was: the attachments, the memfd mapping, the holes. */
 	EXPECT_TRUE(maps_has_exact((unsigned long)att, (unsigned long)att + 2 * RGN));
@@ -1269,40 +1251,40 @@ TEST_F(mshare, attachment_op_refusals)
 	 * munmap() of a range that straddles an edge of the attachment.
 	 * (Ranges strictly inside act on the region: ops_inside_*.)
 	 */
-	EXPECT_ERRNO(EINVAL, munmap(att - PG, 2 * PG));
-	EXPECT_ERRNO(EINVAL, munmap(att + 2 * RGN - PG, 2 * PG));
-	EXPECT_ERRNO(EINVAL, munmap(att - RGN, 2 * RGN));
+	MS_EXPECT_ERRNO(EINVAL, munmap(att - PG, 2 * PG));
+	MS_EXPECT_ERRNO(EINVAL, munmap(att + 2 * RGN - PG, 2 * PG));
+	MS_EXPECT_ERRNO(EINVAL, munmap(att - RGN, 2 * RGN));
 
 	/* mprotect of the attachment itself, or across its edge. */
-	EXPECT_ERRNO(EINVAL, mprotect(att, 2 * RGN, PROT_READ));
-	EXPECT_ERRNO(EINVAL, mprotect(att, 2 * RGN, PROT_NONE));
-	EXPECT_ERRNO(EINVAL, mprotect(att - PG, 2 * PG, PROT_READ));
-	EXPECT_ERRNO(EINVAL, mprotect(att + 2 * RGN - PG, 2 * PG, PROT_READ));
+	MS_EXPECT_ERRNO(EINVAL, mprotect(att, 2 * RGN, PROT_READ));
+	MS_EXPECT_ERRNO(EINVAL, mprotect(att, 2 * RGN, PROT_NONE));
+	MS_EXPECT_ERRNO(EINVAL, mprotect(att - PG, 2 * PG, PROT_READ));
+	MS_EXPECT_ERRNO(EINVAL, mprotect(att + 2 * RGN - PG, 2 * PG, PROT_READ));
 
 	/*
 	 * madvise across the attachment's edge; of the attachment itself,
 	 * advice a region does not take (the rest: mshare_madvise).
 	 */
-	EXPECT_ERRNO(EINVAL, madvise(att, 2 * RGN, MADV_MERGEABLE));
-	EXPECT_ERRNO(EINVAL, madvise(att, 2 * RGN, MADV_WIPEONFORK));
+	MS_EXPECT_ERRNO(EINVAL, madvise(att, 2 * RGN, MADV_MERGEABLE));
+	MS_EXPECT_ERRNO(EINVAL, madvise(att, 2 * RGN, MADV_WIPEONFORK));
 	for (unsigned int i = 0; i < sizeof(advice) / sizeof(advice[0]); i++) {
 		errno = 0;
 		EXPECT_EQ(-1, madvise(att - PG, 2 * PG, advice[i])) TH_LOG("madvise(edge, %d) succeeded", advice[i]);
 		EXPECT_EQ(EINVAL, errno) TH_LOG("madvise(edge, %d): %s", advice[i], strerror(errno));
 	}
 	/* Advice a region does not take, inside: refused. */
-	EXPECT_ERRNO(EINVAL, madvise(att + 4 * MiB, MiB, MADV_MERGEABLE));
-	EXPECT_ERRNO(EINVAL, madvise(att + 4 * MiB, MiB, MADV_DONTFORK));
-	EXPECT_ERRNO(EINVAL, madvise(att + 4 * MiB, MiB, MADV_WIPEONFORK));
+	MS_EXPECT_ERRNO(EINVAL, madvise(att + 4 * MiB, MiB, MADV_MERGEABLE));
+	MS_EXPECT_ERRNO(EINVAL, madvise(att + 4 * MiB, MiB, MADV_DONTFORK));
+	MS_EXPECT_ERRNO(EINVAL, madvise(att + 4 * MiB, MiB, MADV_WIPEONFORK));
 
 	/* mremap. */
-	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, 4 * RGN, MREMAP_MAYMOVE));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, RGN, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, 2 * RGN, MREMAP_MAYMOVE | MREMAP_FIXED, other));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, 2 * RGN, MREMAP_MAYMOVE | MREMAP_DONTUNMAP));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(att, 0, 2 * RGN, MREMAP_MAYMOVE));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(att + 4 * MiB, PG, 2 * PG, MREMAP_MAYMOVE));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(att + 4 * MiB, MiB, MiB, MREMAP_MAYMOVE | MREMAP_FIXED, other));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, 4 * RGN, MREMAP_MAYMOVE));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, RGN, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, 2 * RGN, MREMAP_MAYMOVE | MREMAP_FIXED, other));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(att, 2 * RGN, 2 * RGN, MREMAP_MAYMOVE | MREMAP_DONTUNMAP));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(att, 0, 2 * RGN, MREMAP_MAYMOVE));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(att + 4 * MiB, PG, 2 * PG, MREMAP_MAYMOVE));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(att + 4 * MiB, MiB, MiB, MREMAP_MAYMOVE | MREMAP_FIXED, other));
 
 	/* Nothing changed. */
 	EXPECT_TRUE(maps_has_exact((unsigned long)att, (unsigned long)att + 2 * RGN));
@@ -1615,8 +1597,8 @@ TEST_F_TIMEOUT(mshare, ops_inside_act_on_region, 120)
 	EXPECT_EQ(0, madvise(att + 4 * MiB, 4 * MiB, MADV_POPULATE_WRITE));
 
 	/* Holes in the region behave as holes in an address space. */
-	EXPECT_ERRNO(ENOMEM, mprotect(att + 64 * MiB, PG, PROT_READ));
-	EXPECT_ERRNO(ENOMEM, madvise(att + 64 * MiB, PG, MADV_DONTNEED));
+	MS_EXPECT_ERRNO(ENOMEM, mprotect(att + 64 * MiB, PG, PROT_READ));
+	MS_EXPECT_ERRNO(ENOMEM, madvise(att + 64 * MiB, PG, MADV_DONTNEED));
 	EXPECT_EQ(0, munmap(att + 64 * MiB, PG));
 
 	/* munmap: gone for every sharer, and the space can be reused. */
@@ -1632,10 +1614,10 @@ TEST_F_TIMEOUT(mshare, ops_inside_act_on_region, 120)
 
 	/* Through a read-only attachment only hints are allowed. */
 	ro = attach(_metadata, fd, RGN, ADDR_C, PROT_READ);
-	EXPECT_ERRNO(EACCES, munmap(ro, PG));
-	EXPECT_ERRNO(EACCES, mprotect(ro, PG, PROT_READ));
-	EXPECT_ERRNO(EACCES, madvise(ro, PG, MADV_DONTNEED));
-	EXPECT_ERRNO(EINVAL, madvise(ro, PG, MADV_MERGEABLE));
+	MS_EXPECT_ERRNO(EACCES, munmap(ro, PG));
+	MS_EXPECT_ERRNO(EACCES, mprotect(ro, PG, PROT_READ));
+	MS_EXPECT_ERRNO(EACCES, madvise(ro, PG, MADV_DONTNEED));
+	MS_EXPECT_ERRNO(EINVAL, madvise(ro, PG, MADV_MERGEABLE));
 	EXPECT_EQ(0, madvise(ro, PG, MADV_WILLNEED));
 	EXPECT_EQ(0x5555, *wordp(ro, 0, 0));
 	EXPECT_EQ(0, munmap(ro, RGN));
@@ -1712,14 +1694,14 @@ TEST_F_TIMEOUT(mshare, msync_inside, 60)
 	EXPECT_EQ(0, msync(att + PG, PG, MS_ASYNC));
 	EXPECT_EQ(0x77, pread_word(memfd, 1, 0));
 	/* A hole in the region, as in any address space. */
-	EXPECT_ERRNO(ENOMEM, msync(att + 4 * MiB, 2 * MiB, MS_SYNC));
-	EXPECT_ERRNO(ENOMEM, msync(att, 6 * MiB, MS_SYNC));
+	MS_EXPECT_ERRNO(ENOMEM, msync(att + 4 * MiB, 2 * MiB, MS_SYNC));
+	MS_EXPECT_ERRNO(ENOMEM, msync(att, 6 * MiB, MS_SYNC));
 	/* A locked mapping in the region cannot be invalidated. */
-	EXPECT_ERRNO(EBUSY, msync(att + 8 * MiB, PG, MS_INVALIDATE));
+	MS_EXPECT_ERRNO(EBUSY, msync(att + 8 * MiB, PG, MS_INVALIDATE));
 	EXPECT_EQ(0, msync(att + 8 * MiB, PG, MS_SYNC));
 	/* Bad flags, and the edges of the attachment. */
-	EXPECT_ERRNO(EINVAL, msync(att, PG, MS_SYNC | MS_ASYNC));
-	EXPECT_ERRNO(EINVAL, msync(att - PG, 2 * PG, MS_SYNC));
+	MS_EXPECT_ERRNO(EINVAL, msync(att, PG, MS_SYNC | MS_ASYNC));
+	MS_EXPECT_ERRNO(EINVAL, msync(att - PG, 2 * PG, MS_SYNC));
 	/* Any sharer may sync. */
 	ro = attach(_metadata, fd, RGN, ADDR_C, PROT_READ);
 	EXPECT_EQ(0, msync(ro, 4 * MiB, MS_SYNC));
@@ -1780,10 +1762,10 @@ TEST_F_TIMEOUT(mshare, mlock_inside, 120)
 		EXPECT_LE(minflt_self() - f0, 4);
 	}
 	/* Through a read-only attachment: refused. */
-	EXPECT_ERRNO(EACCES, mlock(ro + 16 * MiB, PG));
-	EXPECT_ERRNO(EACCES, munlock(ro + 2 * MiB, PG));
+	MS_EXPECT_ERRNO(EACCES, mlock(ro + 16 * MiB, PG));
+	MS_EXPECT_ERRNO(EACCES, munlock(ro + 2 * MiB, PG));
 	/* A hole in the region. */
-	EXPECT_ERRNO(ENOMEM, mlock(att + 8 * MiB, PG));
+	MS_EXPECT_ERRNO(ENOMEM, mlock(att + 8 * MiB, PG));
 
 	ASSERT_EQ(0, munlock(att + 2 * MiB, 4 * MiB));
 	EXPECT_LE(meminfo_kb("Mlocked") - ml0, 256);
@@ -2702,9 +2684,9 @@ TEST_F_TIMEOUT(mshare, mlock_whole_attachment, 120)
 
 	/* Through a read-only attachment: refused, and nothing changes. */
 	ro = attach(_metadata, fd, RGN, ADDR_D, PROT_READ);
-	EXPECT_ERRNO(EACCES, mlock(ro, RGN));
-	EXPECT_ERRNO(EACCES, munlock(ro, RGN));
-	EXPECT_ERRNO(EACCES, syscall(SYS_mlock2, ro, RGN, MLOCK_ONFAULT));
+	MS_EXPECT_ERRNO(EACCES, mlock(ro, RGN));
+	MS_EXPECT_ERRNO(EACCES, munlock(ro, RGN));
+	MS_EXPECT_ERRNO(EACCES, syscall(SYS_mlock2, ro, RGN, MLOCK_ONFAULT));
 	EXPECT_GE(meminfo_kb("Mlocked") - ml0, (long)(WL_LEN / KiB));
 	EXPECT_EQ(0, munmap(ro, RGN));
 
@@ -2720,14 +2702,14 @@ TEST_F_TIMEOUT(mshare, mlock_whole_attachment, 120)
 
 	/* A region with holes: ENOMEM, empty or not. */
 	a2 = attach(_metadata, fd2, RGN, NULL, RW);
-	EXPECT_ERRNO(ENOMEM, mlock(a2, RGN));
-	EXPECT_ERRNO(ENOMEM, munlock(a2, RGN));
+	MS_EXPECT_ERRNO(ENOMEM, mlock(a2, RGN));
+	MS_EXPECT_ERRNO(ENOMEM, munlock(a2, RGN));
 	map_in(_metadata, a2, 2 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
-	EXPECT_ERRNO(ENOMEM, mlock(a2, RGN));
+	MS_EXPECT_ERRNO(ENOMEM, mlock(a2, RGN));
 	EXPECT_EQ(0, munlock(a2, 2 * MiB));
 	map_in(_metadata, a2 + 4 * MiB, 2 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
 	map_in(_metadata, a2 + RGN - 2 * MiB, 2 * MiB, RW, MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED, -1);
-	EXPECT_ERRNO(ENOMEM, mlock(a2, RGN));
+	MS_EXPECT_ERRNO(ENOMEM, mlock(a2, RGN));
 	EXPECT_EQ(0, munlock(a2, 2 * MiB));
 	EXPECT_LE(meminfo_kb("Mlocked") - ml0, 256 + 2048);
 	EXPECT_EQ(0, munmap(a2, RGN));
@@ -2864,28 +2846,28 @@ TEST_F_TIMEOUT(mshare, noreplace_over_attachment, 60)
 	region_stat(_metadata, fd2, &t0);
 
 	/* Exactly the attachment, by its own region or another. */
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att, 2 * RGN, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
-	EXPECT_MAP_ERRNO(EEXIST, mmap(ro, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att, 2 * RGN, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(ro, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
 	/* Inside it. */
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
-	EXPECT_MAP_ERRNO(EEXIST, mmap(ro, RGN, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(ro, RGN, PROT_READ, MAP_SHARED | MAP_FIXED_NOREPLACE, fd2, 0));
 	/* Partly: from before it, and reaching past its end. */
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att - RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
-	EXPECT_MAP_ERRNO(EEXIST, mmap(ro - RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att - RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(ro - RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
 	/* Over two attachments at once. */
 	p = attach(_metadata, fd2, RGN, ADDR_D + 2 * RGN, RW);
-	EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EEXIST, mmap(att + RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED_NOREPLACE, fd, 0));
 	EXPECT_EQ(0, munmap(p, RGN));
 
 	/* MAP_FIXED inside an attachment or exactly over it: a region inside a region. */
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(att, RGN, RW, MAP_SHARED | MAP_FIXED, fd2, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(att, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
 	/* Straddling an edge with MAP_FIXED: EINVAL too. */
-	EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mmap(att + RGN, 2 * RGN, RW, MAP_SHARED | MAP_FIXED, fd, 0));
 
 	/* Nothing was added or replaced. */
 	region_stat(_metadata, fd, &s1);

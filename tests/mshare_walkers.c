@@ -85,24 +85,6 @@
 #define PM_SOFT_DIRTY	(1ULL << 55)
 #define PM_PFN		((1ULL << 55) - 1)
 
-#define EXPECT_ERRNO(err, call) do { \
-	long _r; \
-	errno = 0; \
-	_r = (long)(call); \
-	EXPECT_EQ(-1, _r) TH_LOG("%s succeeded", #call); \
-	EXPECT_EQ(err, errno) TH_LOG("%s: %s, expected %s", #call, \
-				     strerror(errno), strerror(err)); \
-} while (0)
-
-#define EXPECT_MAP_ERRNO(err, call) do { \
-	void *_p; \
-	errno = 0; \
-	_p = (call); \
-	EXPECT_EQ(MAP_FAILED, _p) TH_LOG("%s succeeded at %p", #call, _p); \
-	EXPECT_EQ(err, errno) TH_LOG("%s: %s, expected %s", #call, \
-				     strerror(errno), strerror(err)); \
-} while (0)
-
 /* --- sysfs/procfs knobs, restored by the fixture's teardown ------------ */
 
 struct knob {
@@ -1060,10 +1042,10 @@ TEST_F_TIMEOUT(walkers, ksm_merges_nothing_of_region, 240)
 	ksm_fill(a, KSM_AREA);
 	ksm_fill(a + KSM_POFF, KSM_AREA);
 
-	EXPECT_ERRNO(EINVAL, madvise(a, RGN, MADV_MERGEABLE));
-	EXPECT_ERRNO(EINVAL, madvise(a + KSM_POFF, KSM_AREA, MADV_MERGEABLE));
-	EXPECT_ERRNO(EINVAL, madvise(a, KSM_AREA, MADV_MERGEABLE));
-	EXPECT_ERRNO(EINVAL, madvise(a + MiB, MiB, MADV_MERGEABLE));
+	MS_EXPECT_ERRNO(EINVAL, madvise(a, RGN, MADV_MERGEABLE));
+	MS_EXPECT_ERRNO(EINVAL, madvise(a + KSM_POFF, KSM_AREA, MADV_MERGEABLE));
+	MS_EXPECT_ERRNO(EINVAL, madvise(a, KSM_AREA, MADV_MERGEABLE));
+	MS_EXPECT_ERRNO(EINVAL, madvise(a + MiB, MiB, MADV_MERGEABLE));
 
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	pid = fork();
@@ -1209,7 +1191,7 @@ TEST_F_TIMEOUT(walkers, khugepaged_leaves_region, 240)
 	 */
 	EXPECT_EQ(0, madvise(a, RGN, MADV_NOHUGEPAGE)) TH_LOG("%s", strerror(errno));
 	EXPECT_EQ(0, madvise(a, RGN, MADV_HUGEPAGE)) TH_LOG("%s", strerror(errno));
-	EXPECT_ERRNO(EINVAL, madvise(a, RGN, MADV_COLLAPSE));
+	MS_EXPECT_ERRNO(EINVAL, madvise(a, RGN, MADV_COLLAPSE));
 
 	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
 	pid = fork();
@@ -1250,7 +1232,7 @@ TEST_F_TIMEOUT(walkers, khugepaged_leaves_region, 240)
 	ASSERT_EQ(0, sock_send(sv[0], 'w'));
 	EXPECT_EQ('w', sock_recv(sv[0])) TH_LOG("the other sharer does not see our writes");
 	EXPECT_TRUE(thp_ok(a, 0x64, 2)) TH_LOG("we do not see the other sharer's writes");
-	EXPECT_ERRNO(EINVAL, madvise(a, RGN, MADV_COLLAPSE));
+	MS_EXPECT_ERRNO(EINVAL, madvise(a, RGN, MADV_COLLAPSE));
 
 	ASSERT_EQ(0, sock_send(sv[0], 'q'));
 	EXPECT_TRUE(child_ok(pid, "other sharer"));
@@ -1478,10 +1460,10 @@ TEST_F_TIMEOUT(walkers, numa_policies_and_migration, 180)
 	map_in(_metadata, a + nm_off[1], NUMA_AREA, RW, PRIVATE_ANON, -1);
 
 	/* mbind of the attachment, or inside it: refused. */
-	EXPECT_ERRNO(EINVAL, sys_mbind(a, RGN, MPOL_BIND, new));
-	EXPECT_ERRNO(EINVAL, sys_mbind(a + nm_off[0], NUMA_AREA, MPOL_BIND, new));
-	EXPECT_ERRNO(EINVAL, sys_mbind(a + nm_off[1], PG, MPOL_PREFERRED, new));
-	EXPECT_ERRNO(EINVAL, sys_mbind(a + 32 * MiB, 2 * MiB, MPOL_BIND, new));
+	MS_EXPECT_ERRNO(EINVAL, sys_mbind(a, RGN, MPOL_BIND, new));
+	MS_EXPECT_ERRNO(EINVAL, sys_mbind(a + nm_off[0], NUMA_AREA, MPOL_BIND, new));
+	MS_EXPECT_ERRNO(EINVAL, sys_mbind(a + nm_off[1], PG, MPOL_PREFERRED, new));
+	MS_EXPECT_ERRNO(EINVAL, sys_mbind(a + 32 * MiB, 2 * MiB, MPOL_BIND, new));
 	/* Control: the same call on our own memory works. */
 	own = mmap(NULL, NUMA_AREA, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, own);
@@ -1777,8 +1759,8 @@ TEST_F_TIMEOUT(walkers, process_madvise_attachment, 180)
 	EXPECT_EQ((long)RGN, sys_process_madvise(pidfd, iov, 1, MADV_COLD)) TH_LOG("%s", strerror(errno));
 	EXPECT_EQ((long)RGN, sys_process_madvise(selffd, iov, 1, MADV_COLD)) TH_LOG("%s", strerror(errno));
 	iov[0] = (struct iovec){ a, RGN + PG };
-	EXPECT_ERRNO(EINVAL, sys_process_madvise(pidfd, iov, 1, MADV_PAGEOUT));
-	EXPECT_ERRNO(EINVAL, sys_process_madvise(selffd, iov, 1, MADV_COLD));
+	MS_EXPECT_ERRNO(EINVAL, sys_process_madvise(pidfd, iov, 1, MADV_PAGEOUT));
+	MS_EXPECT_ERRNO(EINVAL, sys_process_madvise(selffd, iov, 1, MADV_COLD));
 
 	/* Inside: MADV_COLD acts and succeeds. */
 	for (int k = 0; k < 3; k++)
@@ -1874,20 +1856,20 @@ TEST_F_TIMEOUT(walkers, userfaultfd_refused, 60)
 	fill_pat(a + 6 * MiB, 2 * MiB, PG, 0xb1, 0);
 
 	u1 = uffd_new(_metadata, 0);
-	EXPECT_ERRNO(EINVAL, uffd_register(u1, a, RGN, UFFDIO_REGISTER_MODE_MISSING));
-	EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 2 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_MISSING));
-	EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 6 * MiB, PG, UFFDIO_REGISTER_MODE_MISSING));
-	EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 32 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_MISSING));
-	EXPECT_ERRNO(EINVAL, uffd_register(u1, a, RGN, UFFDIO_REGISTER_MODE_WP));
-	EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 2 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_WP));
-	EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 6 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_WP));
-	EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 6 * MiB, 2 * MiB,
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u1, a, RGN, UFFDIO_REGISTER_MODE_MISSING));
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 2 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_MISSING));
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 6 * MiB, PG, UFFDIO_REGISTER_MODE_MISSING));
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 32 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_MISSING));
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u1, a, RGN, UFFDIO_REGISTER_MODE_WP));
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 2 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_WP));
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 6 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_WP));
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u1, a + 6 * MiB, 2 * MiB,
 					   UFFDIO_REGISTER_MODE_MISSING | UFFDIO_REGISTER_MODE_WP));
 
 	u2 = uffd_new(_metadata, UFFD_FEATURE_WP_ASYNC);
-	EXPECT_ERRNO(EINVAL, uffd_register(u2, a, RGN, UFFDIO_REGISTER_MODE_WP));
-	EXPECT_ERRNO(EINVAL, uffd_register(u2, a + 2 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_WP));
-	EXPECT_ERRNO(EINVAL, uffd_register(u2, a + 6 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_WP));
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u2, a, RGN, UFFDIO_REGISTER_MODE_WP));
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u2, a + 2 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_WP));
+	MS_EXPECT_ERRNO(EINVAL, uffd_register(u2, a + 6 * MiB, 2 * MiB, UFFDIO_REGISTER_MODE_WP));
 
 	/* Control: our own memory registers, in every mode. */
 	own = mmap(NULL, 4 * MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -2020,28 +2002,28 @@ TEST_F_TIMEOUT(walkers, mremap_refused, 60)
 	ASSERT_EQ(0, maps_count((unsigned long)far, (unsigned long)far + RGN));
 
 	/* Strictly inside. */
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 2 * MiB, 4 * MiB, MREMAP_MAYMOVE));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 2 * MiB, 1 * MiB, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 1 * MiB, 2 * MiB, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 2 * MiB, 2 * MiB,
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 2 * MiB, 4 * MiB, MREMAP_MAYMOVE));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 2 * MiB, 1 * MiB, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 1 * MiB, 2 * MiB, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 2 * MiB, 2 * MiB,
 					MREMAP_MAYMOVE | MREMAP_FIXED, a + 16 * MiB));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 2 * MiB, 2 * MiB,
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 2 * MiB, 2 * MiB,
 					MREMAP_MAYMOVE | MREMAP_FIXED, far));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 2 * MiB, 2 * MiB,
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a + 2 * MiB, 2 * MiB, 2 * MiB,
 					MREMAP_MAYMOVE | MREMAP_DONTUNMAP));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a + 8 * MiB, 2 * MiB, 4 * MiB, MREMAP_MAYMOVE));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a + 8 * MiB, 0, 2 * MiB, MREMAP_MAYMOVE));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a + 8 * MiB, 2 * MiB, 2 * MiB,
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a + 8 * MiB, 2 * MiB, 4 * MiB, MREMAP_MAYMOVE));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a + 8 * MiB, 0, 2 * MiB, MREMAP_MAYMOVE));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a + 8 * MiB, 2 * MiB, 2 * MiB,
 					MREMAP_MAYMOVE | MREMAP_FIXED, far));
 	/* A hole inside. */
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a + 32 * MiB, 2 * MiB, 4 * MiB, MREMAP_MAYMOVE));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a + 32 * MiB, 2 * MiB, 4 * MiB, MREMAP_MAYMOVE));
 
 	/* The whole attachment. */
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a, RGN, 2 * RGN, MREMAP_MAYMOVE));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a, RGN, RGN / 2, 0));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a, RGN, RGN, MREMAP_MAYMOVE | MREMAP_FIXED, far));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a, RGN, RGN, MREMAP_MAYMOVE | MREMAP_DONTUNMAP));
-	EXPECT_MAP_ERRNO(EINVAL, mremap(a, 0, RGN, MREMAP_MAYMOVE));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a, RGN, 2 * RGN, MREMAP_MAYMOVE));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a, RGN, RGN / 2, 0));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a, RGN, RGN, MREMAP_MAYMOVE | MREMAP_FIXED, far));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a, RGN, RGN, MREMAP_MAYMOVE | MREMAP_DONTUNMAP));
+	MS_EXPECT_MAP_ERRNO(EINVAL, mremap(a, 0, RGN, MREMAP_MAYMOVE));
 
 	/* Control: the same calls on our own memory work. */
 	own = mmap(NULL, 2 * MiB, RW, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

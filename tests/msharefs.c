@@ -287,15 +287,6 @@ static pid_t fork_root(void)
 	return pid;
 }
 
-#define EXPECT_ERRNO(err, call) do { \
-	long _r; \
-	errno = 0; \
-	_r = (long)(call); \
-	EXPECT_EQ(-1, _r) TH_LOG("%s succeeded", #call); \
-	EXPECT_EQ(err, errno) TH_LOG("%s: %s, expected %s", #call, \
-				     strerror(errno), strerror(err)); \
-} while (0)
-
 /* Either of two errnos (where the brief allows both). */
 #define EXPECT_ERRNO2(err1, err2, call) do { \
 	long _r; \
@@ -511,9 +502,9 @@ TEST_F(msharefs, filesystem)
 	EXPECT_NE(NULL, strstr(names1, PFX "mnt-b/"));
 
 	ASSERT_EQ(0, unlink(M2 "/" PFX "mnt-a"));
-	EXPECT_ERRNO(ENOENT, stat(NAME("mnt-a"), &st1));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("mnt-a"), &st1));
 	ASSERT_EQ(0, unlink(NAME("mnt-b")));
-	EXPECT_ERRNO(ENOENT, stat(M2 "/" PFX "mnt-b", &st1));
+	MS_EXPECT_ERRNO(ENOENT, stat(M2 "/" PFX "mnt-b", &st1));
 	close(fd2);
 
 	EXPECT_EQ(0, umount(M2)) TH_LOG("umount of the second mount: %s", strerror(errno));
@@ -605,8 +596,8 @@ TEST_F(msharefs, size_refusals_on_fresh_region)
 	/* Before a size is set: no attaching, no mappings. */
 	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, RGN, RW, MAP_SHARED, fd, 0));
 	EXPECT_MAP_ERRNO(EINVAL, mmap(NULL, RGN, PROT_READ, MAP_SHARED, fd, 0));
-	EXPECT_ERRNO(EINVAL, mc_anon(fd, 0, 2 * MiB));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 0, 2 * MiB, 0, RW,
+	MS_EXPECT_ERRNO(EINVAL, mc_anon(fd, 0, 2 * MiB));
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 0, 2 * MiB, 0, RW,
 				       MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS, -1));
 	ASSERT_EQ(0, ms_getstat(fd, &ms)) TH_LOG("GET_STAT of an unsized region: %s", strerror(errno));
 	EXPECT_EQ(0u, ms.size);
@@ -688,11 +679,11 @@ TEST_F(msharefs, open_existing_and_missing)
 	fd = named(_metadata, NAME("exist"), RGN, 0600);
 	ASSERT_EQ(0, mc_anon(fd, 0, 4 * MiB)) TH_LOG("CREATE_MAPPING: %s", strerror(errno));
 
-	EXPECT_ERRNO(EEXIST, open(NAME("exist"), O_RDWR | O_CREAT | O_EXCL, 0600));
-	EXPECT_ERRNO(EEXIST, open(MSFS "/mshare_info", O_RDWR | O_CREAT | O_EXCL, 0600));
-	EXPECT_ERRNO(ENOENT, open(NAME("missing"), O_RDWR));
-	EXPECT_ERRNO(ENOENT, open(NAME("missing"), O_RDONLY));
-	EXPECT_ERRNO(ENOENT, stat(NAME("missing"), &st1));
+	MS_EXPECT_ERRNO(EEXIST, open(NAME("exist"), O_RDWR | O_CREAT | O_EXCL, 0600));
+	MS_EXPECT_ERRNO(EEXIST, open(MSFS "/mshare_info", O_RDWR | O_CREAT | O_EXCL, 0600));
+	MS_EXPECT_ERRNO(ENOENT, open(NAME("missing"), O_RDWR));
+	MS_EXPECT_ERRNO(ENOENT, open(NAME("missing"), O_RDONLY));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("missing"), &st1));
 
 	fd2 = open(NAME("exist"), O_RDWR | O_CREAT, 0600);
 	ASSERT_LE(0, fd2) TH_LOG("O_CREAT on an existing name: %s", strerror(errno));
@@ -841,11 +832,11 @@ TEST_F_TIMEOUT(msharefs, open_permissions, 120)
 	ro = open(NAME("perm"), O_RDONLY);
 	ASSERT_LE(0, ro);
 	EXPECT_MAP_ERRNO(EACCES, mmap(NULL, RGN, RW, MAP_SHARED, ro, 0));
-	EXPECT_ERRNO(EACCES, mc_anon(ro, 8 * MiB, 2 * MiB));
-	EXPECT_ERRNO(EACCES, mc_create(ro, 8 * MiB, 2 * MiB, 0, PROT_READ,
+	MS_EXPECT_ERRNO(EACCES, mc_anon(ro, 8 * MiB, 2 * MiB));
+	MS_EXPECT_ERRNO(EACCES, mc_create(ro, 8 * MiB, 2 * MiB, 0, PROT_READ,
 				       MAP_SHARED | MAP_FIXED | MAP_ANONYMOUS, -1));
-	EXPECT_ERRNO(EACCES, mc_unmap(ro, 0, 2 * MiB));
-	EXPECT_ERRNO(EACCES, mc_unmap(ro, 4 * MiB, 2 * MiB));
+	MS_EXPECT_ERRNO(EACCES, mc_unmap(ro, 0, 2 * MiB));
+	MS_EXPECT_ERRNO(EACCES, mc_unmap(ro, 4 * MiB, 2 * MiB));
 	ASSERT_EQ(0, ms_getstat(ro, &ms)) TH_LOG("GET_STAT through an O_RDONLY fd: %s", strerror(errno));
 	EXPECT_EQ(RGN, ms.size);
 	EXPECT_EQ(2u, ms.mappings) TH_LOG("a refused call through a read-only fd changed the region");
@@ -866,9 +857,9 @@ TEST_F_TIMEOUT(msharefs, open_permissions, 120)
 		EXPECT_TRUE(killed_by(status, SIGSEGV)) TH_LOG("write through a read-only attachment: status %#x", status);
 	}
 	EXPECT_EQ(-1, mprotect(r, RGN, RW)) TH_LOG("mprotect(RW) of a read-only attachment succeeded");
-	EXPECT_ERRNO(EACCES, mprotect(r + 4 * MiB, 2 * MiB, RW));
-	EXPECT_ERRNO(EACCES, munmap(r + 4 * MiB, 2 * MiB));
-	EXPECT_ERRNO(EACCES, madvise(r + 4 * MiB, 2 * MiB, MADV_DONTNEED));
+	MS_EXPECT_ERRNO(EACCES, mprotect(r + 4 * MiB, 2 * MiB, RW));
+	MS_EXPECT_ERRNO(EACCES, munmap(r + 4 * MiB, 2 * MiB));
+	MS_EXPECT_ERRNO(EACCES, madvise(r + 4 * MiB, 2 * MiB, MADV_DONTNEED));
 	EXPECT_EQ(9, r[4 * MiB]);
 	EXPECT_EQ(9, a[4 * MiB]);
 	a[4 * MiB + PG] = 8;
@@ -920,7 +911,7 @@ TEST_F_TIMEOUT(msharefs, owner_sticky_root_write, 120)
 	}
 	EXPECT_TRUE(child_ok(pid, "nobody in the sticky root"));
 	EXPECT_EQ(0, stat(NAME("u1000"), &st));
-	EXPECT_ERRNO(ENOENT, stat(NAME("stolen"), &st));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("stolen"), &st));
 	ASSERT_EQ(0, stat(NAME("u65534"), &st));
 	EXPECT_EQ((uid_t)UID_NOBODY, st.st_uid);
 
@@ -947,7 +938,7 @@ TEST_F_TIMEOUT(msharefs, owner_sticky_root_write, 120)
 		_exit(0);
 	}
 	EXPECT_TRUE(child_ok(pid, "uid 1000 with a 0755 root"));
-	EXPECT_ERRNO(ENOENT, stat(NAME("nowrite"), &st));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("nowrite"), &st));
 	ASSERT_EQ(0, chmod(MSFS, 01777));
 	self->root_changed = false;
 	ASSERT_EQ(0, stat(MSFS, &st));
@@ -1047,8 +1038,8 @@ TEST_F_TIMEOUT(msharefs, readers_cannot_take_over, 120)
 	ASSERT_EQ(0, sock_send(sv[0], 'u'));
 	EXPECT_TRUE(child_ok(pid, "uid 1000 with read-only fds of root's regions"));
 	close(sv[0]);
-	EXPECT_ERRNO(ENOENT, stat(NAME("owned-stolen"), &st));
-	EXPECT_ERRNO(ENOENT, stat(NAME("owned-fresh-stolen"), &st));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("owned-stolen"), &st));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("owned-fresh-stolen"), &st));
 
 	/* The owner's writable fd may name it again. */
 	EXPECT_EQ(0, ms_link(fd, PFX "owned-again", 0600)) TH_LOG("LINK of an unlinked region: %s", strerror(errno));
@@ -1146,9 +1137,9 @@ TEST_F_TIMEOUT(msharefs, unlink_removes_only_the_name, 300)
 	ASSERT_EQ('h', sock_recv(sh[0]));
 
 	ASSERT_EQ(0, unlink(NAME("unlink"))) TH_LOG("unlink: %s", strerror(errno));
-	EXPECT_ERRNO(ENOENT, stat(NAME("unlink"), &st));
-	EXPECT_ERRNO(ENOENT, open(NAME("unlink"), O_RDWR));
-	EXPECT_ERRNO(ENOENT, unlink(NAME("unlink")));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("unlink"), &st));
+	MS_EXPECT_ERRNO(ENOENT, open(NAME("unlink"), O_RDWR));
+	MS_EXPECT_ERRNO(ENOENT, unlink(NAME("unlink")));
 
 	ASSERT_EQ(0, sock_send(sa[0], 'u'));
 	ASSERT_EQ('w', sock_recv(sa[0])) TH_LOG("the attached sharer failed after the unlink");
@@ -1243,8 +1234,8 @@ TEST_F(msharefs, rename_link_write)
 	ASSERT_EQ(0, fstat(fd, &st0));
 
 	ASSERT_EQ(0, rename(NAME("rn-a"), NAME("rn-b"))) TH_LOG("rename: %s", strerror(errno));
-	EXPECT_ERRNO(ENOENT, stat(NAME("rn-a"), &st1));
-	EXPECT_ERRNO(ENOENT, open(NAME("rn-a"), O_RDWR));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("rn-a"), &st1));
+	MS_EXPECT_ERRNO(ENOENT, open(NAME("rn-a"), O_RDWR));
 	fd2 = open(NAME("rn-b"), O_RDWR);
 	ASSERT_LE(0, fd2) TH_LOG("open the new name: %s", strerror(errno));
 	ASSERT_EQ(0, fstat(fd2, &st1));
@@ -1261,7 +1252,7 @@ TEST_F(msharefs, rename_link_write)
 	EXPECT_EQ(st0.st_ino, st2.st_ino);
 	EXPECT_EQ(2u, st2.st_nlink);
 	EXPECT_EQ(0, unlink(NAME("rn-b")));
-	EXPECT_ERRNO(ENOENT, stat(NAME("rn-b"), &st1));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("rn-b"), &st1));
 	fd2 = open(NAME("rn-c"), O_RDWR);
 	ASSERT_LE(0, fd2) TH_LOG("open the other link: %s", strerror(errno));
 	ASSERT_EQ(0, fstat(fd2, &st2));
@@ -1287,13 +1278,13 @@ TEST_F(msharefs, rename_link_write)
 	}
 
 	/* Out of msharefs: not possible. */
-	EXPECT_ERRNO(EXDEV, rename(NAME("rn-c"), "/tmp/kst-renamed"));
-	EXPECT_ERRNO(EXDEV, link(NAME("rn-c"), "/tmp/kst-linked"));
+	MS_EXPECT_ERRNO(EXDEV, rename(NAME("rn-c"), "/tmp/kst-renamed"));
+	MS_EXPECT_ERRNO(EXDEV, link(NAME("rn-c"), "/tmp/kst-linked"));
 
 	/* write() is not how a region changes. */
-	EXPECT_ERRNO(EINVAL, write(fd2, "x", 1));
-	EXPECT_ERRNO(EINVAL, pwrite(fd2, "x", 1, 0));
-	EXPECT_ERRNO(EINVAL, write(fd, "xyz", 3));
+	MS_EXPECT_ERRNO(EINVAL, write(fd2, "x", 1));
+	MS_EXPECT_ERRNO(EINVAL, pwrite(fd2, "x", 1, 0));
+	MS_EXPECT_ERRNO(EINVAL, write(fd, "xyz", 3));
 	close(fd2);
 	close(fd);
 	EXPECT_EQ(0, unlink(NAME("rn-c")));
@@ -1301,7 +1292,7 @@ TEST_F(msharefs, rename_link_write)
 	int rfd = sys_mshare_create(RGN, 0);
 
 	ASSERT_LE(0, rfd);
-	EXPECT_ERRNO(EINVAL, write(rfd, "x", 1));
+	MS_EXPECT_ERRNO(EINVAL, write(rfd, "x", 1));
 	close(rfd);
 }
 
@@ -1346,23 +1337,23 @@ TEST_F_TIMEOUT(msharefs, link_anonymous_region, 120)
 
 	/* Refusals.  A region with a name gets EBUSY; link() gives more. */
 	EXPECT_ERRNO2(EEXIST, EBUSY, ms_link(fd, PFX "anon1", 0640));
-	EXPECT_ERRNO(EBUSY, ms_link(fd, PFX "anon1-second", 0640));
-	EXPECT_ERRNO(EBUSY, ms_link(fd2, PFX "anon1-third", 0640));
-	EXPECT_ERRNO(ENOENT, stat(NAME("anon1-second"), &st));
-	EXPECT_ERRNO(ENOENT, stat(NAME("anon1-third"), &st));
+	MS_EXPECT_ERRNO(EBUSY, ms_link(fd, PFX "anon1-second", 0640));
+	MS_EXPECT_ERRNO(EBUSY, ms_link(fd2, PFX "anon1-third", 0640));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("anon1-second"), &st));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("anon1-third"), &st));
 	fd3 = sys_mshare_create(RGN, 0);
 	ASSERT_LE(0, fd3);
-	EXPECT_ERRNO(EEXIST, ms_link(fd3, PFX "anon1", 0600));
-	EXPECT_ERRNO(EEXIST, ms_link(fd3, "mshare_info", 0600));
-	EXPECT_ERRNO(EINVAL, ms_link(fd3, PFX "a/b", 0600));
-	EXPECT_ERRNO(EINVAL, ms_link(fd3, "/", 0600));
-	EXPECT_ERRNO(EINVAL, ms_link(fd3, "", 0600));
+	MS_EXPECT_ERRNO(EEXIST, ms_link(fd3, PFX "anon1", 0600));
+	MS_EXPECT_ERRNO(EEXIST, ms_link(fd3, "mshare_info", 0600));
+	MS_EXPECT_ERRNO(EINVAL, ms_link(fd3, PFX "a/b", 0600));
+	MS_EXPECT_ERRNO(EINVAL, ms_link(fd3, "/", 0600));
+	MS_EXPECT_ERRNO(EINVAL, ms_link(fd3, "", 0600));
 	memset(&ml, 0, sizeof(ml));
 	ml.mode = 0600;
 	ml.__reserved = 1;
 	strcpy(ml.name, PFX "resv");
-	EXPECT_ERRNO(EINVAL, ioctl(fd3, MSHAREFS_LINK, &ml));
-	EXPECT_ERRNO(ENOENT, stat(NAME("resv"), &st));
+	MS_EXPECT_ERRNO(EINVAL, ioctl(fd3, MSHAREFS_LINK, &ml));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("resv"), &st));
 	memset(&ml, 'k', sizeof(ml));
 	ml.mode = 0600;
 	ml.__reserved = 0;
@@ -1370,15 +1361,15 @@ TEST_F_TIMEOUT(msharefs, link_anonymous_region, 120)
 	errno = 0;
 	EXPECT_EQ(-1, ioctl(fd3, MSHAREFS_LINK, &ml)) TH_LOG("an unterminated name was taken");
 	EXPECT_TRUE(errno == EINVAL || errno == ENAMETOOLONG) TH_LOG("unterminated name: %s", strerror(errno));
-	EXPECT_ERRNO(EINVAL, ms_link(fd3, ".", 0600));
-	EXPECT_ERRNO(EINVAL, ms_link(fd3, "..", 0600));
+	MS_EXPECT_ERRNO(EINVAL, ms_link(fd3, ".", 0600));
+	MS_EXPECT_ERRNO(EINVAL, ms_link(fd3, "..", 0600));
 
 	/* linkat() cannot name it: another mount. */
 	errno = 0;
 	EXPECT_EQ(-1, linkat(fd3, "", AT_FDCWD, NAME("x"), AT_EMPTY_PATH)) TH_LOG("linkat succeeded");
 	EXPECT_EQ(EXDEV, errno) TH_LOG("linkat(AT_EMPTY_PATH) of an mshare_create() fd: %s (the header says EXDEV)",
 				       strerror(errno));
-	EXPECT_ERRNO(ENOENT, stat(NAME("x"), &st));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("x"), &st));
 
 	/* The refusals did not name fd3; a good name still does. */
 	ASSERT_EQ(0, ms_link(fd3, PFX "anon3", 0600)) TH_LOG("LINK after refusals: %s", strerror(errno));
@@ -1600,9 +1591,9 @@ TEST_F_TIMEOUT(msharefs, races_have_one_winner, 300)
 	TH_LOG("wins of the first/second child: size %d/%d, LINK %d/%d, O_EXCL %d/%d",
 	       wins[0][0], wins[0][1], wins[1][0], wins[1][1], wins[2][0], wins[2][1]);
 	EXPECT_EQ(0, bad);
-	EXPECT_ERRNO(ENOENT, stat(NAME("race-size"), &st));
-	EXPECT_ERRNO(ENOENT, stat(NAME("race-link"), &st));
-	EXPECT_ERRNO(ENOENT, stat(NAME("race-create"), &st));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("race-size"), &st));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("race-link"), &st));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("race-create"), &st));
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1845,26 +1836,26 @@ TEST_F_TIMEOUT(msharefs, mainline_v3_program, 300)
 	EXPECT_EQ(0u, st.attachments);
 
 	/* Refusals. */
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW,
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW,
 				       MAP_ANONYMOUS | MAP_PRIVATE | MAP_FIXED, -1));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW,
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW,
 				       MAP_ANONYMOUS | MAP_SHARED, -1));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW, MAP_FIXED, -1));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW, MAP_PRIVATE | MAP_FIXED, memfd));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW, MAP_SHARED, memfd));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, RGN - MiB, 2 * MiB, 0, RW,
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW, MAP_FIXED, -1));
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW, MAP_PRIVATE | MAP_FIXED, memfd));
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW, MAP_SHARED, memfd));
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, RGN - MiB, 2 * MiB, 0, RW,
 				       MAP_ANONYMOUS | MAP_SHARED | MAP_FIXED, -1));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, RGN, 2 * MiB, 0, RW,
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, RGN, 2 * MiB, 0, RW,
 				       MAP_ANONYMOUS | MAP_SHARED | MAP_FIXED, -1));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, RGN - MiB, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, memfd));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB + 123, 2 * MiB, 0, RW,
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, RGN - MiB, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, memfd));
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB + 123, 2 * MiB, 0, RW,
 				       MAP_ANONYMOUS | MAP_SHARED | MAP_FIXED, -1));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB + PG / 2, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, memfd));
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, fd));
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB + PG / 2, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, memfd));
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, fd));
 	other = sys_mshare_create(RGN, 0);
 	ASSERT_LE(0, other);
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, other));
-	EXPECT_ERRNO(EINVAL, mc_create(other, 0, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, fd));
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 16 * MiB, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, other));
+	MS_EXPECT_ERRNO(EINVAL, mc_create(other, 0, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, fd));
 	close(other);
 	ASSERT_EQ(0, ms_getstat(fd, &st));
 	EXPECT_EQ(3u, st.mappings) TH_LOG("a refused CREATE_MAPPING left a mapping");
@@ -1929,9 +1920,9 @@ TEST_F_TIMEOUT(msharefs, mainline_v3_program, 300)
 	ASSERT_EQ('c', sock_recv(sv[0])) TH_LOG("B does not see the test's second writes");
 
 	/* UNMAP refusals, then the real one. */
-	EXPECT_ERRNO(EINVAL, mc_unmap(fd, PG / 2, 2 * MiB));
-	EXPECT_ERRNO(EINVAL, mc_unmap(fd, RGN - MiB, 2 * MiB));
-	EXPECT_ERRNO(EINVAL, mc_unmap(fd, RGN, 2 * MiB));
+	MS_EXPECT_ERRNO(EINVAL, mc_unmap(fd, PG / 2, 2 * MiB));
+	MS_EXPECT_ERRNO(EINVAL, mc_unmap(fd, RGN - MiB, 2 * MiB));
+	MS_EXPECT_ERRNO(EINVAL, mc_unmap(fd, RGN, 2 * MiB));
 	EXPECT_TRUE(v3_check(att, 0xA2, 3)) TH_LOG("a refused UNMAP unmapped something");
 	ASSERT_EQ(0, mc_unmap(fd, 0, 2 * MiB)) TH_LOG("MSHAREFS_UNMAP: %s", strerror(errno));
 	ASSERT_EQ(0, ms_getstat(fd, &st));
@@ -1978,7 +1969,7 @@ TEST_F_TIMEOUT(msharefs, create_mapping_details, 120)
 	ASSERT_EQ(0, mc_create(fd, 0, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, -1))
 		TH_LOG("CREATE_MAPPING fd -1, MAP_SHARED|MAP_FIXED: %s", strerror(errno));
 	/* MAP_FIXED_NOREPLACE: refused over a mapping, fine elsewhere. */
-	EXPECT_ERRNO(EEXIST, mc_create(fd, 0, 2 * MiB, 0, RW,
+	MS_EXPECT_ERRNO(EEXIST, mc_create(fd, 0, 2 * MiB, 0, RW,
 				       MAP_SHARED | MAP_FIXED | MAP_FIXED_NOREPLACE, -1));
 	EXPECT_EQ(0, mc_create(fd, 4 * MiB, 2 * MiB, 0, RW,
 			       MAP_SHARED | MAP_FIXED | MAP_FIXED_NOREPLACE, -1))
@@ -1997,17 +1988,17 @@ TEST_F_TIMEOUT(msharefs, create_mapping_details, 120)
 	EXPECT_EQ(4u, st1.mappings);
 
 	/* Bad sizes, offsets and files. */
-	EXPECT_ERRNO(EINVAL, mc_anon(fd, 32 * MiB, 0));
-	EXPECT_ERRNO(EINVAL, mc_anon(fd, 2 * MiB, (uint64_t)0 - 2 * MiB));
-	EXPECT_ERRNO(EINVAL, mc_anon(fd, (uint64_t)0 - 2 * MiB, 4 * MiB));
-	EXPECT_ERRNO(EBADF, mc_create(fd, 32 * MiB, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, 9999));
+	MS_EXPECT_ERRNO(EINVAL, mc_anon(fd, 32 * MiB, 0));
+	MS_EXPECT_ERRNO(EINVAL, mc_anon(fd, 2 * MiB, (uint64_t)0 - 2 * MiB));
+	MS_EXPECT_ERRNO(EINVAL, mc_anon(fd, (uint64_t)0 - 2 * MiB, 4 * MiB));
+	MS_EXPECT_ERRNO(EBADF, mc_create(fd, 32 * MiB, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, 9999));
 	memfd = memfd_sized("cmd", 8 * MiB);
 	ASSERT_LE(0, memfd);
-	EXPECT_ERRNO(EINVAL, mc_create(fd, 32 * MiB, 2 * MiB, PG / 2, RW, MAP_SHARED | MAP_FIXED, memfd));
+	MS_EXPECT_ERRNO(EINVAL, mc_create(fd, 32 * MiB, 2 * MiB, PG / 2, RW, MAP_SHARED | MAP_FIXED, memfd));
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", memfd);
 	ro_memfd = open(path, O_RDONLY);
 	ASSERT_LE(0, ro_memfd);
-	EXPECT_ERRNO(EACCES, mc_create(fd, 32 * MiB, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, ro_memfd));
+	MS_EXPECT_ERRNO(EACCES, mc_create(fd, 32 * MiB, 2 * MiB, 0, RW, MAP_SHARED | MAP_FIXED, ro_memfd));
 	EXPECT_EQ(0, mc_create(fd, 32 * MiB, 2 * MiB, 0, PROT_READ, MAP_SHARED | MAP_FIXED, ro_memfd))
 		TH_LOG("PROT_READ mapping of an O_RDONLY memfd: %s", strerror(errno));
 	close(ro_memfd);
@@ -2392,31 +2383,31 @@ TEST_F(msharefs, mshare_info_stays)
 	a = attach(_metadata, fd, RGN, RW);
 	fill_pat(a, 2 * MiB, PG, 0x1f, 0);
 
-	EXPECT_ERRNO(EPERM, unlink(MSFS "/mshare_info"));
-	EXPECT_ERRNO(EPERM, rename(MSFS "/mshare_info", NAME("info-moved")));
+	MS_EXPECT_ERRNO(EPERM, unlink(MSFS "/mshare_info"));
+	MS_EXPECT_ERRNO(EPERM, rename(MSFS "/mshare_info", NAME("info-moved")));
 	if (!stat(NAME("info-moved"), &st))
 		rename(NAME("info-moved"), MSFS "/mshare_info");	/* put it back */
-	EXPECT_ERRNO(ENOENT, stat(NAME("info-moved"), &st));
-	EXPECT_ERRNO(EPERM, rename(NAME("info-r"), MSFS "/mshare_info"));
-	EXPECT_ERRNO(EPERM, renameat2(AT_FDCWD, NAME("info-r"), AT_FDCWD,
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("info-moved"), &st));
+	MS_EXPECT_ERRNO(EPERM, rename(NAME("info-r"), MSFS "/mshare_info"));
+	MS_EXPECT_ERRNO(EPERM, renameat2(AT_FDCWD, NAME("info-r"), AT_FDCWD,
 				      MSFS "/mshare_info", RENAME_EXCHANGE));
-	EXPECT_ERRNO(EPERM, renameat2(AT_FDCWD, MSFS "/mshare_info", AT_FDCWD,
+	MS_EXPECT_ERRNO(EPERM, renameat2(AT_FDCWD, MSFS "/mshare_info", AT_FDCWD,
 				      NAME("info-r"), RENAME_EXCHANGE));
-	EXPECT_ERRNO(EPERM, link(MSFS "/mshare_info", NAME("info-link")));
-	EXPECT_ERRNO(ENOENT, stat(NAME("info-link"), &st));
+	MS_EXPECT_ERRNO(EPERM, link(MSFS "/mshare_info", NAME("info-link")));
+	MS_EXPECT_ERRNO(ENOENT, stat(NAME("info-link"), &st));
 	fd2 = sys_mshare_create(RGN, 0);
 	ASSERT_LE(0, fd2);
-	EXPECT_ERRNO(EEXIST, ms_link(fd2, "mshare_info", 0600));
+	MS_EXPECT_ERRNO(EEXIST, ms_link(fd2, "mshare_info", 0600));
 	close(fd2);
 
 	/* Through a second mount of the same names. */
 	ASSERT_TRUE(mkdir(M2, 0755) == 0 || errno == EEXIST);
 	ASSERT_EQ(0, mount("none", M2, "msharefs", 0, NULL)) TH_LOG("second mount: %s", strerror(errno));
 	self->m2_mounted = true;
-	EXPECT_ERRNO(EPERM, unlink(M2 "/mshare_info"));
-	EXPECT_ERRNO(EPERM, rename(M2 "/mshare_info", M2 "/" PFX "info-moved2"));
-	EXPECT_ERRNO(EPERM, rename(M2 "/" PFX "info-r", M2 "/mshare_info"));
-	EXPECT_ERRNO(EPERM, link(M2 "/mshare_info", M2 "/" PFX "info-link2"));
+	MS_EXPECT_ERRNO(EPERM, unlink(M2 "/mshare_info"));
+	MS_EXPECT_ERRNO(EPERM, rename(M2 "/mshare_info", M2 "/" PFX "info-moved2"));
+	MS_EXPECT_ERRNO(EPERM, rename(M2 "/" PFX "info-r", M2 "/mshare_info"));
+	MS_EXPECT_ERRNO(EPERM, link(M2 "/mshare_info", M2 "/" PFX "info-link2"));
 	info_intact(_metadata, M2);
 	EXPECT_EQ(0, umount(M2));
 	self->m2_mounted = false;
