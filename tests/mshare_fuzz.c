@@ -1005,6 +1005,38 @@ static void op_attach(void)
 }
 
 /*
+ * Read a peer's slot @s of @h's region at @a (where one of our attachments
+ * or our window shows it) under the slot's sequence count: the data must
+ * be what the owner published unless the owner changed the slot meanwhile.
+ */
+static void peer_slot_check(struct handle *h, int s, char *a, const char *via)
+{
+	struct slot *sl = &R(h->ridx)->slot[s], snap;
+	uint32_t s1, s2;
+	char why[200];
+	int rc;
+
+	s1 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+	if (s1 & 1)
+		return;
+	memcpy(&snap, sl, sizeof(snap));
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (snap.kind == K_UNKNOWN)
+		return;
+	rc = slot_reads_ok(a, &snap, why, sizeof(why));
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	s2 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
+	if (s1 != s2) {
+		sh->st[W->id].peer_faults_ok++;
+		return;
+	}
+	if (rc)
+		FAIL("peer's slot %d (owner %d) of region %d at %p (through %s), seq %u: %s",
+		     s, slot_owner(s), h->ridx, a, via, s1, why);
+	sh->st[W->id].peer_checks++;
+}
+
+/*
  * A window (mmap with an offset: issue 14) of a region: made, checked
  * and kept on the handle, or checked and detached.  Every owned slot the
  * window shows must read as published through it, at once (a new sharer
@@ -1068,34 +1100,10 @@ static void op_window(void)
 		if (slot_owner(s) == W->id)
 			owner_verify(h, s, "through a window");
 	for (int n = 0; n < 4; n++) {
-		size_t first = h->win_off / ss, cnt = h->win_len / ss;
-		int s = (int)(first + below(cnt));
-		struct slot *sl, snap;
-		uint32_t s1, s2;
-		char why[200];
-		int rc;
+		int s = (int)(h->win_off / ss + below(h->win_len / ss));
 
-		if (s >= NTRACK || slot_owner(s) == W->id)
-			continue;
-		sl = &R(h->ridx)->slot[s];
-		s1 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
-		if (s1 & 1)
-			continue;
-		memcpy(&snap, sl, sizeof(snap));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (snap.kind == K_UNKNOWN)
-			continue;
-		rc = slot_reads_ok(h->win + s * ss - h->win_off, &snap, why, sizeof(why));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		s2 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
-		if (s1 != s2) {
-			sh->st[W->id].peer_faults_ok++;
-			continue;
-		}
-		if (rc)
-			FAIL("peer's slot %d (owner %d) of region %d through the window %#zx+%#zx at %p, seq %u: %s",
-			     s, slot_owner(s), h->ridx, h->win_off, h->win_len, h->win, s1, why);
-		sh->st[W->id].peer_checks++;
+		if (s < NTRACK && slot_owner(s) != W->id)
+			peer_slot_check(h, s, h->win + s * ss - h->win_off, "a window");
 	}
 	if (chance(40)) {
 		/* Detach it: munmap of the whole window. */
@@ -2004,10 +2012,7 @@ static void op_futex(void)
 static void op_peer_check(void)
 {
 	struct handle *h = pick_attached(false);
-	struct slot *sl, snap;
-	uint32_t s1, s2;
-	char why[200], *a;
-	int s, rc;
+	int s;
 
 	if (!h || !natt(h))
 		return;
@@ -2015,26 +2020,8 @@ static void op_peer_check(void)
 		s = below(NTRACK);
 		if (slot_owner(s) == W->id)
 			continue;
-		sl = &R(h->ridx)->slot[s];
-		a = any_att(h, false, NULL) + s * slot_size(h->ridx);
-		s1 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
-		if (s1 & 1)
-			continue;
-		memcpy(&snap, sl, sizeof(snap));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (snap.kind == K_UNKNOWN)
-			continue;
-		rc = slot_reads_ok(a, &snap, why, sizeof(why));
-		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		s2 = __atomic_load_n(&sl->seq, __ATOMIC_ACQUIRE);
-		if (s1 != s2) {
-			sh->st[W->id].peer_faults_ok++;
-			continue;
-		}
-		if (rc)
-			FAIL("peer's slot %d (owner %d) of region %d at %p, seq %u: %s",
-			     s, slot_owner(s), h->ridx, a, s1, why);
-		sh->st[W->id].peer_checks++;
+		peer_slot_check(h, s, any_att(h, false, NULL) + s * slot_size(h->ridx),
+				"an attachment");
 	}
 }
 
